@@ -1,0 +1,1 @@
+//! rlx-agents: reinforcement-learning algorithms on tch.

@@ -1,0 +1,25 @@
+//! rlx-envs: reinforcement-learning environments with Gymnasium 1.x's API and dynamics, and fast vector envs.
+//!
+//! - [`Env`]: `reset(seed) -> (obs, info)`, `step(action) -> (obs, reward, terminated, truncated, info)`, plus the
+//!   allocation-free `reset_into`/`step_into` that vector envs use.
+//! - [`Space`]: `Discrete`, `Box`, `MultiDiscrete` with `sample` and `contains`.
+//! - [`make`]: Gymnasium ids (`CartPole-v1`, ...) to envs wrapped in their `TimeLimit`.
+//! - [`classic`]: the five classic-control envs, numerically identical to Gymnasium (checked by the parity test).
+//! - [`wrappers`]: TimeLimit, RecordEpisodeStatistics, normalization, action clipping/rescaling, frame stacking.
+//! - [`vector`]: [`SyncVecEnv`](vector::SyncVecEnv) and the EnvPool-style [`ThreadedVecEnv`](vector::ThreadedVecEnv).
+//!
+//! This crate does not depend on tch.
+
+pub mod classic;
+mod env;
+pub mod error;
+mod registry;
+pub mod space;
+pub mod vector;
+pub mod wrappers;
+
+pub use env::{entropy_rng, seeded_rng, Action, BoxedEnv, Env, EnvRng, EpisodeStats, Info, Step};
+pub use error::{EnvError, Result};
+pub use registry::{make, registered_ids, spec, unknown_env, EnvSpec};
+pub use space::{DType, Sample, Space};
+pub use vector::{Actions, Batch, SyncVecEnv, ThreadedVecEnv, VecEnv};

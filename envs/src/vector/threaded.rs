@@ -1,0 +1,334 @@
+//! An EnvPool-style threaded vector env: fixed worker threads, each owning a contiguous block of envs and writing
+//! its rows of one preallocated batch in place. The calling thread steps the first block itself, so
+//! `num_threads = 1` is a plain synchronous loop and `num_threads = T` uses T cores with T - 1 extra threads.
+//!
+//! Hand-off is a generation counter: the caller publishes a command and bumps the generation, workers spin
+//! briefly (crossbeam's `Backoff`) and then park, so an idle pool costs no CPU while the agent computes.
+
+use super::{check_same_spaces, reset_rows, step_rows, validate_actions, Actions, Batch, Rows, VecEnv};
+use crate::error::{EnvError, Result};
+use crate::{Env, Info, Space};
+use crossbeam_utils::sync::{Parker, Unparker};
+use crossbeam_utils::Backoff;
+use std::cell::UnsafeCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Raw base pointers of the batch buffers. The `Batch` is never resized after construction, so they stay valid;
+/// each block of envs writes only its own rows, and only while a command is in flight.
+struct BatchPtrs<T> {
+    obs: *mut T,
+    rewards: *mut f32,
+    terminated: *mut bool,
+    truncated: *mut bool,
+    final_obs: *mut T,
+    infos: *mut Info,
+    obs_len: usize,
+}
+
+impl<T> Clone for BatchPtrs<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for BatchPtrs<T> {}
+
+impl<T> BatchPtrs<T> {
+    /// # Safety
+    /// The rows `first..first + len` must be written by nobody else until the returned views are dropped.
+    unsafe fn rows<'a>(self, first: usize, len: usize) -> Rows<'a, T> {
+        use std::slice::from_raw_parts_mut as view;
+        let n = self.obs_len;
+        Rows {
+            obs: view(self.obs.add(first * n), len * n),
+            rewards: view(self.rewards.add(first), len),
+            terminated: view(self.terminated.add(first), len),
+            truncated: view(self.truncated.add(first), len),
+            final_obs: view(self.final_obs.add(first * n), len * n),
+            infos: view(self.infos.add(first), len),
+        }
+    }
+}
+
+/// A command from the calling thread to the workers. Actions are borrowed from the caller, who waits for all
+/// workers before returning, so the pointer outlives its use.
+#[derive(Clone, Copy)]
+enum Command {
+    Idle,
+    Reset(Option<u64>),
+    Step { kind: u8, ptr: *const u8, len: usize },
+    Shutdown,
+}
+
+impl Command {
+    fn step(actions: Actions<'_>) -> Self {
+        match actions {
+            Actions::Discrete(a) => Command::Step { kind: 0, ptr: a.as_ptr().cast(), len: a.len() },
+            Actions::MultiDiscrete(a) => Command::Step { kind: 1, ptr: a.as_ptr().cast(), len: a.len() },
+            Actions::Continuous(a) => Command::Step { kind: 2, ptr: a.as_ptr().cast(), len: a.len() },
+        }
+    }
+
+    /// # Safety
+    /// Only while the caller of `step` is waiting (the borrowed slice is alive).
+    unsafe fn actions<'a>(kind: u8, ptr: *const u8, len: usize) -> Actions<'a> {
+        use std::slice::from_raw_parts as view;
+        match kind {
+            0 => Actions::Discrete(view(ptr.cast(), len)),
+            1 => Actions::MultiDiscrete(view(ptr.cast(), len)),
+            _ => Actions::Continuous(view(ptr.cast(), len)),
+        }
+    }
+}
+
+/// State shared by the calling thread and the workers.
+struct Shared<T> {
+    ptrs: BatchPtrs<T>,
+    command: UnsafeCell<Command>,
+    /// Bumped (Release) after `command` is written; workers run each generation once.
+    generation: AtomicU64,
+    /// Workers still running the current command; the last one unparks the caller.
+    pending: AtomicUsize,
+    caller: Unparker,
+    per_env: usize,
+    error: Mutex<Option<EnvError>>,
+    poisoned: AtomicBool,
+}
+
+// SAFETY: `command` is written only by the caller while no command is in flight (all workers have finished the
+// previous generation and wait for the next), and read by workers only after observing the new generation with
+// Acquire ordering. Batch rows are partitioned between threads (see `BatchPtrs`).
+unsafe impl<T: Send> Sync for Shared<T> {}
+unsafe impl<T: Send> Send for Shared<T> {}
+
+/// Threaded vector env; see the module docs. Envs are built inside the thread that steps them, so an env that
+/// cannot move between threads (an emulator handle) works too.
+pub struct ThreadedVecEnv<E: Env> {
+    /// The first block, stepped by the calling thread.
+    envs: Vec<E>,
+    batch: Box<Batch<E::Obs>>,
+    shared: Arc<Shared<E::Obs>>,
+    workers: Vec<(JoinHandle<()>, Unparker)>,
+    caller: Parker,
+    observation_space: Space,
+    action_space: Space,
+    num_envs: usize,
+}
+
+/// Splits `num_envs` into `blocks` contiguous ranges whose sizes differ by at most one.
+fn block_ranges(num_envs: usize, blocks: usize) -> Vec<std::ops::Range<usize>> {
+    let (base, extra) = (num_envs / blocks, num_envs % blocks);
+    let mut start = 0;
+    (0..blocks)
+        .map(|b| {
+            let len = base + usize::from(b < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
+impl<E: Env + 'static> ThreadedVecEnv<E> {
+    /// `num_envs` envs made by `make_env(i)`, stepped by `num_threads` threads (the caller's included).
+    pub fn new(num_envs: usize, num_threads: usize, make_env: impl Fn(usize) -> Result<E> + Send + Sync + 'static) -> Result<Self> {
+        if num_envs == 0 || num_threads == 0 {
+            return Err(EnvError::InvalidConfig(format!("need num_envs >= 1 and num_threads >= 1, got {num_envs} and {num_threads}")));
+        }
+        let ranges = block_ranges(num_envs, num_threads.min(num_envs));
+        let envs: Vec<E> = ranges[0].clone().map(&make_env).collect::<Result<_>>()?;
+        let first = &envs[0];
+        envs.iter().try_for_each(|e| check_same_spaces(first, e))?;
+        let (observation_space, action_space) = (first.observation_space().clone(), first.action_space().clone());
+
+        let obs_len = observation_space.flat_dim();
+        let mut batch = Box::new(Batch::new(num_envs, obs_len));
+        let ptrs = BatchPtrs {
+            obs: batch.obs.as_mut_ptr(),
+            rewards: batch.rewards.as_mut_ptr(),
+            terminated: batch.terminated.as_mut_ptr(),
+            truncated: batch.truncated.as_mut_ptr(),
+            final_obs: batch.final_obs.as_mut_ptr(),
+            infos: batch.infos.as_mut_ptr(),
+            obs_len,
+        };
+        let caller = Parker::new();
+        let shared = Arc::new(Shared {
+            ptrs,
+            command: UnsafeCell::new(Command::Idle),
+            generation: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
+            caller: caller.unparker().clone(),
+            per_env: action_space.flat_dim(),
+            error: Mutex::new(None),
+            poisoned: AtomicBool::new(false),
+        });
+
+        let make_env = Arc::new(make_env);
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
+        let mut workers = Vec::new();
+        for (w, range) in ranges.iter().enumerate().skip(1) {
+            let (shared, make_env, ready_tx, range) = (shared.clone(), make_env.clone(), ready_tx.clone(), range.clone());
+            let (space_o, space_a) = (observation_space.clone(), action_space.clone());
+            let parker = Parker::new();
+            let unparker = parker.unparker().clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("rlx-vecenv-{w}"))
+                .spawn(move || {
+                    let built: Result<Vec<E>> = range.clone().map(|i| make_env(i)).collect();
+                    let mut envs = match built {
+                        Ok(envs) if envs.iter().all(|e| e.observation_space() == &space_o && e.action_space() == &space_a) => envs,
+                        Ok(_) => {
+                            let _ = ready_tx.send(Err(EnvError::InvalidConfig("all envs of a vector env must have the same spaces".into())));
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    drop(ready_tx);
+                    worker_loop(w, &mut envs, range.start, &shared, &parker);
+                })
+                .map_err(|e| EnvError::InvalidConfig(format!("cannot spawn a vector env thread: {e}")))?;
+            workers.push((handle, unparker));
+        }
+        drop(ready_tx);
+        let mut pool = ThreadedVecEnv { envs, batch, shared, workers, caller, observation_space, action_space, num_envs };
+        for _ in 1..ranges.len() {
+            // A worker that failed to build its envs reports the error; `Drop` shuts the others down.
+            ready_rx.recv().map_err(|_| EnvError::InvalidConfig("a vector env thread exited during start-up".into()))??;
+        }
+        pool.envs.shrink_to_fit();
+        Ok(pool)
+    }
+
+    /// Publishes `command`, runs the caller's block with `run_own`, and waits for every worker.
+    fn run(&mut self, command: Command, run_own: impl FnOnce(&mut [E], Rows<'_, E::Obs>) -> Result<()>) -> Result<()> {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(self.shared.error.lock().unwrap().clone().unwrap_or(EnvError::WorkerPanicked {
+                worker: 0,
+                message: "the pool is unusable after an earlier panic".into(),
+            }));
+        }
+        // SAFETY: no command is in flight (the previous `run` waited for all workers).
+        unsafe { *self.shared.command.get() = command };
+        self.shared.pending.store(self.workers.len(), Ordering::Relaxed);
+        self.shared.generation.fetch_add(1, Ordering::Release);
+        for (_, unparker) in &self.workers {
+            unparker.unpark();
+        }
+        let own = self.envs.len();
+        // SAFETY: rows 0..own belong to the caller's block.
+        let own_result = run_own(&mut self.envs, unsafe { self.shared.ptrs.rows(0, own) });
+        wait_until(&self.caller, || self.shared.pending.load(Ordering::Acquire) == 0);
+        // SAFETY: all workers are done with the command; the caller's actions are no longer referenced.
+        unsafe { *self.shared.command.get() = Command::Idle };
+        own_result?;
+        match self.shared.error.lock().unwrap().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn wait_until(parker: &Parker, done: impl Fn() -> bool) {
+    let backoff = Backoff::new();
+    while !done() {
+        if backoff.is_completed() {
+            parker.park(); // an unpark after `done` flipped is remembered, so no wake-up is lost
+        } else {
+            backoff.snooze();
+        }
+    }
+}
+
+fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, parker: &Parker) {
+    let mut seen = 0;
+    loop {
+        wait_until(parker, || shared.generation.load(Ordering::Acquire) != seen);
+        seen = shared.generation.load(Ordering::Acquire);
+        // SAFETY: the generation was observed with Acquire after the caller wrote the command.
+        let command = unsafe { *shared.command.get() };
+        // SAFETY: rows first..first + len belong to this worker's block.
+        let len = envs.len();
+        let rows = || unsafe { shared.ptrs.rows(first, len) };
+        let outcome = catch_unwind(AssertUnwindSafe(|| match command {
+            Command::Reset(seed) => {
+                reset_rows(envs, first, seed, rows());
+                Ok(())
+            }
+            // SAFETY: the caller is blocked in `run` while this command is in flight.
+            Command::Step { kind, ptr, len } => {
+                step_rows(envs, first, unsafe { Command::actions(kind, ptr, len) }, shared.per_env, rows())
+            }
+            Command::Idle | Command::Shutdown => Ok(()),
+        }));
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(panic) => {
+                shared.poisoned.store(true, Ordering::Release);
+                let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+                Some(EnvError::WorkerPanicked { worker, message: message.unwrap_or_default() })
+            }
+        };
+        if let Some(e) = failure {
+            shared.error.lock().unwrap().get_or_insert(e);
+        }
+        let shutdown = matches!(command, Command::Shutdown);
+        if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.caller.unpark();
+        }
+        if shutdown {
+            return;
+        }
+    }
+}
+
+impl<E: Env + 'static> VecEnv for ThreadedVecEnv<E> {
+    type Obs = E::Obs;
+
+    fn num_envs(&self) -> usize {
+        self.num_envs
+    }
+    fn single_observation_space(&self) -> &Space {
+        &self.observation_space
+    }
+    fn single_action_space(&self) -> &Space {
+        &self.action_space
+    }
+
+    fn reset(&mut self, seed: Option<u64>) -> Result<&Batch<E::Obs>> {
+        self.run(Command::Reset(seed), |envs, rows| {
+            reset_rows(envs, 0, seed, rows);
+            Ok(())
+        })?;
+        Ok(&self.batch)
+    }
+
+    fn step(&mut self, actions: Actions<'_>) -> Result<&Batch<E::Obs>> {
+        validate_actions(&self.action_space, actions, self.num_envs)?;
+        let per_env = self.action_space.flat_dim();
+        self.run(Command::step(actions), |envs, rows| step_rows(envs, 0, actions, per_env, rows))?;
+        Ok(&self.batch)
+    }
+}
+
+impl<E: Env> Drop for ThreadedVecEnv<E> {
+    fn drop(&mut self) {
+        if self.workers.is_empty() {
+            return;
+        }
+        // Workers still starting up have not entered their loop; they see the generation when they do.
+        unsafe { *self.shared.command.get() = Command::Shutdown };
+        self.shared.pending.store(self.workers.len(), Ordering::Relaxed);
+        self.shared.generation.fetch_add(1, Ordering::Release);
+        for (handle, unparker) in self.workers.drain(..) {
+            unparker.unpark();
+            let _ = handle.join();
+        }
+    }
+}

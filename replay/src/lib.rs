@@ -1,0 +1,1 @@
+//! rlx-replay: replay buffers and rollout storage. No tch.

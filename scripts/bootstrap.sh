@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Bootstraps everything rlx needs to build, idempotently, and exports the build environment.
+#
+#   source scripts/bootstrap.sh            # venv + build env (what `scripts/test` and `scripts/demo` do)
+#   RLX_PEERS=1 source scripts/bootstrap.sh  # also the Python peers (gymnasium, tensorboard, ...)
+#
+# Cache (outside the checkout, survives fresh clones; override with RLX_CACHE):
+#   $RLX_CACHE/venv-<hash of requirements/base.txt>   torch==2.11.0 (LibTorch for tch 0.24) and cmake
+#   $RLX_CACHE/target                                 the cargo target dir (CARGO_TARGET_DIR)
+# Deleting the cache is always safe: the next run rebuilds it (about 15-20 minutes on 2 cores).
+
+_rlx_fail() { echo "rlx bootstrap: $*" >&2; return 1 2>/dev/null || exit 1; }
+_rlx_step() { echo "==> $*" >&2; }
+
+_rlx_bootstrap() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  command -v python3 >/dev/null || { _rlx_fail "python3 not found: install it (Debian: apt-get install python3 python3-venv)"; return 1; }
+  command -v cargo >/dev/null || { _rlx_fail "cargo not found: install Rust (https://rustup.rs)"; return 1; }
+  command -v c++ >/dev/null || { _rlx_fail "no C++ compiler found: install one (Debian: apt-get install build-essential)"; return 1; }
+  python3 -c 'import venv, ensurepip' 2>/dev/null || { _rlx_fail "python3 has no venv/ensurepip module: install it (Debian: apt-get install python3-venv)"; return 1; }
+
+  export RLX_CACHE="${RLX_CACHE:-$HOME/.cache/rlx}"
+  local hash venv
+  hash="$(cat "$root/requirements/base.txt" | sha256sum | cut -c1-12)"
+  venv="$RLX_CACHE/venv-$hash"
+  if [ ! -f "$venv/.complete" ]; then
+    _rlx_step "creating the Python venv $venv (torch==2.11.0, ~4.6 GB, a few minutes)"
+    rm -rf "$venv"
+    mkdir -p "$RLX_CACHE"
+    python3 -m venv "$venv" || { _rlx_fail "python3 -m venv failed: install python3-venv (Debian: apt-get install python3-venv)"; return 1; }
+    "$venv/bin/python" -m pip install --quiet --upgrade pip >&2 || { _rlx_fail "pip could not upgrade itself: check access to PyPI"; return 1; }
+    "$venv/bin/python" -m pip install --progress-bar off -r "$root/requirements/base.txt" >&2 \
+      || { _rlx_fail "pip install -r requirements/base.txt failed (see above): check access to PyPI and free disk space"; return 1; }
+    touch "$venv/.complete"
+  fi
+  if [ "${RLX_PEERS:-0}" = 1 ]; then
+    local peers_stamp="$venv/.peers-$(sha256sum "$root/requirements/peers.txt" | cut -c1-12)"
+    if [ ! -f "$peers_stamp" ]; then
+      _rlx_step "installing the Python peers (requirements/peers.txt) into the venv"
+      "$venv/bin/python" -m pip install --progress-bar off -r "$root/requirements/peers.txt" >&2 \
+        || { _rlx_fail "pip install -r requirements/peers.txt failed (see above)"; return 1; }
+      touch "$peers_stamp"
+    fi
+  fi
+
+  export RLX_VENV="$venv"
+  export PATH="$venv/bin:$PATH"
+  # tch finds LibTorch in the venv's torch package. Never vary these between builds: each change rebuilds torch-sys.
+  export LIBTORCH_USE_PYTORCH=1
+  unset LIBTORCH LIBTORCH_LIB LIBTORCH_INCLUDE LIBTORCH_CXX11_ABI LIBTORCH_STATIC
+  # ale-sys's CMakeLists predates CMake 4.
+  export CMAKE_POLICY_VERSION_MINIMUM=3.5
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RLX_CACHE/target}"
+  export RLX_PYTHON="$venv/bin/python"
+}
+_rlx_bootstrap
