@@ -17,16 +17,36 @@ pub struct EnvSpec {
 }
 
 static CLASSIC_CONTROL: [EnvSpec; 5] = [
-    EnvSpec { id: "CartPole-v1", max_episode_steps: 500, reward_threshold: Some(475.0), entry_point: || Box::new(CartPole::new()) },
-    EnvSpec { id: "Acrobot-v1", max_episode_steps: 500, reward_threshold: Some(-100.0), entry_point: || Box::new(Acrobot::new()) },
-    EnvSpec { id: "MountainCar-v0", max_episode_steps: 200, reward_threshold: Some(-110.0), entry_point: || Box::new(MountainCar::new()) },
+    EnvSpec {
+        id: "CartPole-v1",
+        max_episode_steps: 500,
+        reward_threshold: Some(475.0),
+        entry_point: || Box::new(CartPole::new()),
+    },
+    EnvSpec {
+        id: "Acrobot-v1",
+        max_episode_steps: 500,
+        reward_threshold: Some(-100.0),
+        entry_point: || Box::new(Acrobot::new()),
+    },
+    EnvSpec {
+        id: "MountainCar-v0",
+        max_episode_steps: 200,
+        reward_threshold: Some(-110.0),
+        entry_point: || Box::new(MountainCar::new()),
+    },
     EnvSpec {
         id: "MountainCarContinuous-v0",
         max_episode_steps: 999,
         reward_threshold: Some(90.0),
         entry_point: || Box::new(MountainCarContinuous::new()),
     },
-    EnvSpec { id: "Pendulum-v1", max_episode_steps: 200, reward_threshold: None, entry_point: || Box::new(Pendulum::new()) },
+    EnvSpec {
+        id: "Pendulum-v1",
+        max_episode_steps: 200,
+        reward_threshold: None,
+        entry_point: || Box::new(Pendulum::new()),
+    },
 ];
 
 /// All registered classic-control ids.
@@ -48,10 +68,15 @@ pub fn make(id: &str) -> Result<BoxedEnv> {
 /// The `UnknownEnv` error for `id`, suggesting up to three known ids that look alike.
 pub fn unknown_env<'a>(id: &str, known: impl Iterator<Item = &'a str>) -> EnvError {
     let wanted = id.to_lowercase();
-    let mut scored: Vec<(f64, &str)> =
-        known.map(|k| (strsim::jaro_winkler(&wanted, &k.to_lowercase()), k)).filter(|(score, _)| *score > 0.75).collect();
+    let mut scored: Vec<(f64, &str)> = known
+        .map(|k| (strsim::jaro_winkler(&wanted, &k.to_lowercase()), k))
+        .filter(|(score, _)| *score > 0.75)
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    EnvError::UnknownEnv { id: id.to_string(), suggestions: scored.iter().take(3).map(|(_, k)| k.to_string()).collect() }
+    EnvError::UnknownEnv {
+        id: id.to_string(),
+        suggestions: scored.iter().take(3).map(|(_, k)| k.to_string()).collect(),
+    }
 }
 
 #[cfg(test)]

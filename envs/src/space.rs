@@ -84,7 +84,9 @@ impl Space {
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Sample {
         match self {
             Space::Discrete { n, start } => Sample::Discrete(start + rng.random_range(0..*n)),
-            Space::MultiDiscrete { nvec } => Sample::MultiDiscrete(nvec.iter().map(|&n| rng.random_range(0..n)).collect()),
+            Space::MultiDiscrete { nvec } => {
+                Sample::MultiDiscrete(nvec.iter().map(|&n| rng.random_range(0..n)).collect())
+            }
             Space::Box { low, high, dtype, .. } => Sample::Box(
                 low.iter()
                     .zip(high)
@@ -192,7 +194,12 @@ mod tests {
         }
         // Unbounded dimensions sample from a normal distribution.
         let unbounded = Space::box_f32(vec![f32::NEG_INFINITY; 1], vec![f32::INFINITY; 1]);
-        let xs: Vec<f32> = (0..4000).map(|_| match unbounded.sample(&mut rng) { Sample::Box(v) => v[0], _ => unreachable!() }).collect();
+        let xs: Vec<f32> = (0..4000)
+            .map(|_| match unbounded.sample(&mut rng) {
+                Sample::Box(v) => v[0],
+                _ => unreachable!(),
+            })
+            .collect();
         let mean = xs.iter().sum::<f32>() / xs.len() as f32;
         assert!(mean.abs() < 0.1, "mean {mean}");
     }

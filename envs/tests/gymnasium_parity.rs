@@ -34,7 +34,11 @@ struct Episode {
 /// The Gymnasium version pinned in requirements/peers.txt.
 fn pinned_gymnasium() -> String {
     let reqs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../requirements/peers.txt")).unwrap();
-    reqs.lines().find_map(|l| l.strip_prefix("gymnasium==")).expect("gymnasium pinned in requirements/peers.txt").trim().to_string()
+    reqs.lines()
+        .find_map(|l| l.strip_prefix("gymnasium=="))
+        .expect("gymnasium pinned in requirements/peers.txt")
+        .trim()
+        .to_string()
 }
 
 fn record_with_gymnasium() -> Recording {
@@ -80,15 +84,28 @@ fn classic_control_matches_gymnasium() {
                 }
                 for (a, b) in env.state().unwrap().iter().zip(&ep.states[t]) {
                     worst_state = worst_state.max((a - b).abs());
-                    assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{at}: state {:?} vs gymnasium {:?}", env.state(), ep.states[t]);
+                    assert!(
+                        (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                        "{at}: state {:?} vs gymnasium {:?}",
+                        env.state(),
+                        ep.states[t]
+                    );
                 }
                 let tolerance = 1e-9 * ep.rewards[t].abs().max(1.0);
-                assert!((step.reward - ep.rewards[t]).abs() <= tolerance, "{at}: reward {} vs {}", step.reward, ep.rewards[t]);
+                assert!(
+                    (step.reward - ep.rewards[t]).abs() <= tolerance,
+                    "{at}: reward {} vs {}",
+                    step.reward,
+                    ep.rewards[t]
+                );
                 assert_eq!(step.terminated, ep.terminated[t], "{at}: terminated");
                 assert_eq!(step.truncated, ep.truncated[t], "{at}: truncated");
                 steps += 1;
             }
         }
-        println!("{id}: {} episodes, {steps} steps, max |obs diff| {worst:e}, max |state diff| {worst_state:e}", episodes.len());
+        println!(
+            "{id}: {} episodes, {steps} steps, max |obs diff| {worst:e}, max |state diff| {worst_state:e}",
+            episodes.len()
+        );
     }
 }

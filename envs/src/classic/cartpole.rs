@@ -99,7 +99,8 @@ impl Env for CartPole {
         theta_dot += TAU * thetaacc;
         self.state = [x, x_dot, theta, theta_dot];
 
-        let terminated = !(-X_THRESHOLD..=X_THRESHOLD).contains(&x) || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&theta);
+        let terminated =
+            !(-X_THRESHOLD..=X_THRESHOLD).contains(&x) || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&theta);
         let reward = if !terminated {
             1.0
         } else if self.steps_beyond_terminated.is_none() {

@@ -178,7 +178,13 @@ pub(crate) fn reset_rows<E: Env>(envs: &mut [E], first: usize, seed: Option<u64>
 }
 
 /// Steps `envs`, the envs `first..first + envs.len()` of the batch, with same-step autoreset.
-pub(crate) fn step_rows<E: Env>(envs: &mut [E], first: usize, actions: Actions<'_>, per_env: usize, rows: Rows<'_, E::Obs>) -> Result<()> {
+pub(crate) fn step_rows<E: Env>(
+    envs: &mut [E],
+    first: usize,
+    actions: Actions<'_>,
+    per_env: usize,
+    rows: Rows<'_, E::Obs>,
+) -> Result<()> {
     let n = rows.obs.len() / envs.len().max(1);
     let (obs_rows, final_rows) = (rows.obs.chunks_exact_mut(n), rows.final_obs.chunks_exact_mut(n));
     for (j, ((env, obs), final_obs)) in envs.iter_mut().zip(obs_rows).zip(final_rows).enumerate() {

@@ -24,7 +24,14 @@ pub struct VecNormalizeConfig {
 
 impl Default for VecNormalizeConfig {
     fn default() -> Self {
-        VecNormalizeConfig { norm_obs: true, norm_reward: true, clip_obs: 10.0, clip_reward: 10.0, gamma: 0.99, epsilon: 1e-8 }
+        VecNormalizeConfig {
+            norm_obs: true,
+            norm_reward: true,
+            clip_obs: 10.0,
+            clip_reward: 10.0,
+            gamma: 0.99,
+            epsilon: 1e-8,
+        }
     }
 }
 
@@ -50,7 +57,12 @@ pub struct VecNormalize<V: VecEnv<Obs = f32>> {
 impl<V: VecEnv<Obs = f32>> VecNormalize<V> {
     pub fn new(env: V, config: VecNormalizeConfig) -> Self {
         let (n, dim) = (env.num_envs(), env.single_observation_space().flat_dim());
-        let state = VecNormalizeState { config, obs_rms: RunningMeanStd::new(dim), ret_rms: RunningMeanStd::new(1), returns: vec![0.0; n] };
+        let state = VecNormalizeState {
+            config,
+            obs_rms: RunningMeanStd::new(dim),
+            ret_rms: RunningMeanStd::new(1),
+            returns: vec![0.0; n],
+        };
         VecNormalize { env, state, training: true, batch: Batch::new(n, dim) }
     }
 
@@ -88,47 +100,46 @@ impl<V: VecEnv<Obs = f32>> VecNormalize<V> {
             self.state.obs_rms.normalize(obs, self.state.config.epsilon, self.state.config.clip_obs);
         }
     }
-
 }
 
 /// Copies the inner batch into `b` and normalizes it, updating the statistics when `training`.
 fn process(b: &mut Batch<f32>, s: &mut VecNormalizeState, training: bool, inner: &Batch<f32>, is_reset: bool) {
-        b.obs.copy_from_slice(&inner.obs);
-        b.final_obs.copy_from_slice(&inner.final_obs);
-        b.rewards.copy_from_slice(&inner.rewards);
-        b.terminated.copy_from_slice(&inner.terminated);
-        b.truncated.copy_from_slice(&inner.truncated);
-        b.infos.copy_from_slice(&inner.infos);
-        let cfg = &s.config;
-        if training && cfg.norm_obs {
-            s.obs_rms.update(&b.obs);
+    b.obs.copy_from_slice(&inner.obs);
+    b.final_obs.copy_from_slice(&inner.final_obs);
+    b.rewards.copy_from_slice(&inner.rewards);
+    b.terminated.copy_from_slice(&inner.terminated);
+    b.truncated.copy_from_slice(&inner.truncated);
+    b.infos.copy_from_slice(&inner.infos);
+    let cfg = &s.config;
+    if training && cfg.norm_obs {
+        s.obs_rms.update(&b.obs);
+    }
+    if cfg.norm_obs {
+        s.obs_rms.normalize(&mut b.obs, cfg.epsilon, cfg.clip_obs);
+        s.obs_rms.normalize(&mut b.final_obs, cfg.epsilon, cfg.clip_obs);
+    }
+    if is_reset {
+        s.returns.fill(0.0);
+        return;
+    }
+    // SB3: returns = returns * gamma + reward; update ret_rms with the batch of returns; scale; zero on done.
+    for (ret, &r) in s.returns.iter_mut().zip(&inner.rewards) {
+        *ret = *ret * cfg.gamma + r as f64;
+    }
+    if training && cfg.norm_reward {
+        s.ret_rms.update(&s.returns);
+    }
+    if cfg.norm_reward {
+        let scale = (s.ret_rms.var[0] + cfg.epsilon).sqrt();
+        for r in &mut b.rewards {
+            *r = (*r as f64 / scale).clamp(-cfg.clip_reward, cfg.clip_reward) as f32;
         }
-        if cfg.norm_obs {
-            s.obs_rms.normalize(&mut b.obs, cfg.epsilon, cfg.clip_obs);
-            s.obs_rms.normalize(&mut b.final_obs, cfg.epsilon, cfg.clip_obs);
+    }
+    for (i, ret) in s.returns.iter_mut().enumerate() {
+        if inner.terminated[i] || inner.truncated[i] {
+            *ret = 0.0;
         }
-        if is_reset {
-            s.returns.fill(0.0);
-            return;
-        }
-        // SB3: returns = returns * gamma + reward; update ret_rms with the batch of returns; scale; zero on done.
-        for (ret, &r) in s.returns.iter_mut().zip(&inner.rewards) {
-            *ret = *ret * cfg.gamma + r as f64;
-        }
-        if training && cfg.norm_reward {
-            s.ret_rms.update(&s.returns);
-        }
-        if cfg.norm_reward {
-            let scale = (s.ret_rms.var[0] + cfg.epsilon).sqrt();
-            for r in &mut b.rewards {
-                *r = (*r as f64 / scale).clamp(-cfg.clip_reward, cfg.clip_reward) as f32;
-            }
-        }
-        for (i, ret) in s.returns.iter_mut().enumerate() {
-            if inner.terminated[i] || inner.truncated[i] {
-                *ret = 0.0;
-            }
-        }
+    }
 }
 
 impl<V: VecEnv<Obs = f32>> VecEnv for VecNormalize<V> {

@@ -12,7 +12,8 @@ pub struct SyncVecEnv<E: Env> {
 
 impl<E: Env> SyncVecEnv<E> {
     pub fn new(envs: Vec<E>) -> Result<Self> {
-        let first = envs.first().ok_or_else(|| EnvError::InvalidConfig("a vector env needs at least one env".into()))?;
+        let first =
+            envs.first().ok_or_else(|| EnvError::InvalidConfig("a vector env needs at least one env".into()))?;
         envs.iter().try_for_each(|e| check_same_spaces(first, e))?;
         let (observation_space, action_space) = (first.observation_space().clone(), first.action_space().clone());
         let batch = Batch::new(envs.len(), observation_space.flat_dim());

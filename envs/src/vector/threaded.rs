@@ -132,9 +132,15 @@ fn block_ranges(num_envs: usize, blocks: usize) -> Vec<std::ops::Range<usize>> {
 
 impl<E: Env + 'static> ThreadedVecEnv<E> {
     /// `num_envs` envs made by `make_env(i)`, stepped by `num_threads` threads (the caller's included).
-    pub fn new(num_envs: usize, num_threads: usize, make_env: impl Fn(usize) -> Result<E> + Send + Sync + 'static) -> Result<Self> {
+    pub fn new(
+        num_envs: usize,
+        num_threads: usize,
+        make_env: impl Fn(usize) -> Result<E> + Send + Sync + 'static,
+    ) -> Result<Self> {
         if num_envs == 0 || num_threads == 0 {
-            return Err(EnvError::InvalidConfig(format!("need num_envs >= 1 and num_threads >= 1, got {num_envs} and {num_threads}")));
+            return Err(EnvError::InvalidConfig(format!(
+                "need num_envs >= 1 and num_threads >= 1, got {num_envs} and {num_threads}"
+            )));
         }
         let ranges = block_ranges(num_envs, num_threads.min(num_envs));
         let envs: Vec<E> = ranges[0].clone().map(&make_env).collect::<Result<_>>()?;
@@ -169,7 +175,8 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
         let mut workers = Vec::new();
         for (w, range) in ranges.iter().enumerate().skip(1) {
-            let (shared, make_env, ready_tx, range) = (shared.clone(), make_env.clone(), ready_tx.clone(), range.clone());
+            let (shared, make_env, ready_tx, range) =
+                (shared.clone(), make_env.clone(), ready_tx.clone(), range.clone());
             let (space_o, space_a) = (observation_space.clone(), action_space.clone());
             let parker = Parker::new();
             let unparker = parker.unparker().clone();
@@ -178,9 +185,17 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
                 .spawn(move || {
                     let built: Result<Vec<E>> = range.clone().map(|i| make_env(i)).collect();
                     let mut envs = match built {
-                        Ok(envs) if envs.iter().all(|e| e.observation_space() == &space_o && e.action_space() == &space_a) => envs,
+                        Ok(envs)
+                            if envs
+                                .iter()
+                                .all(|e| e.observation_space() == &space_o && e.action_space() == &space_a) =>
+                        {
+                            envs
+                        }
                         Ok(_) => {
-                            let _ = ready_tx.send(Err(EnvError::InvalidConfig("all envs of a vector env must have the same spaces".into())));
+                            let _ = ready_tx.send(Err(EnvError::InvalidConfig(
+                                "all envs of a vector env must have the same spaces".into(),
+                            )));
                             return;
                         }
                         Err(e) => {
@@ -196,10 +211,13 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
             workers.push((handle, unparker));
         }
         drop(ready_tx);
-        let mut pool = ThreadedVecEnv { envs, batch, shared, workers, caller, observation_space, action_space, num_envs };
+        let mut pool =
+            ThreadedVecEnv { envs, batch, shared, workers, caller, observation_space, action_space, num_envs };
         for _ in 1..ranges.len() {
             // A worker that failed to build its envs reports the error; `Drop` shuts the others down.
-            ready_rx.recv().map_err(|_| EnvError::InvalidConfig("a vector env thread exited during start-up".into()))??;
+            ready_rx
+                .recv()
+                .map_err(|_| EnvError::InvalidConfig("a vector env thread exited during start-up".into()))??;
         }
         pool.envs.shrink_to_fit();
         Ok(pool)
@@ -221,9 +239,12 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
             unparker.unpark();
         }
         let own = self.envs.len();
-        // SAFETY: rows 0..own belong to the caller's block.
-        let own_result = run_own(&mut self.envs, unsafe { self.shared.ptrs.rows(0, own) });
+        // SAFETY: rows 0..own belong to the caller's block. A panic there must not unwind past the workers, which
+        // still read the caller's actions: catch it, wait, then resume it.
+        let own_result =
+            catch_unwind(AssertUnwindSafe(|| run_own(&mut self.envs, unsafe { self.shared.ptrs.rows(0, own) })));
         wait_until(&self.caller, || self.shared.pending.load(Ordering::Acquire) == 0);
+        let own_result = own_result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         // SAFETY: all workers are done with the command; the caller's actions are no longer referenced.
         unsafe { *self.shared.command.get() = Command::Idle };
         own_result?;
@@ -271,7 +292,10 @@ fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Sha
             Ok(Err(e)) => Some(e),
             Err(panic) => {
                 shared.poisoned.store(true, Ordering::Release);
-                let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned());
                 Some(EnvError::WorkerPanicked { worker, message: message.unwrap_or_default() })
             }
         };

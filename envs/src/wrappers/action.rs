@@ -12,7 +12,10 @@ pub struct ClipAction<E> {
 impl<E: Env> ClipAction<E> {
     pub fn new(env: E) -> Result<Self> {
         let Space::Box { low, .. } = env.action_space() else {
-            return Err(EnvError::InvalidConfig(format!("ClipAction needs a Box action space, got {}", env.action_space())));
+            return Err(EnvError::InvalidConfig(format!(
+                "ClipAction needs a Box action space, got {}",
+                env.action_space()
+            )));
         };
         let scratch = vec![0.0; low.len()];
         Ok(ClipAction { env, scratch })
@@ -52,7 +55,10 @@ pub struct RescaleAction<E> {
 impl<E: Env> RescaleAction<E> {
     pub fn new(env: E, min_action: f32, max_action: f32) -> Result<Self> {
         let Space::Box { low, high, .. } = env.action_space() else {
-            return Err(EnvError::InvalidConfig(format!("RescaleAction needs a Box action space, got {}", env.action_space())));
+            return Err(EnvError::InvalidConfig(format!(
+                "RescaleAction needs a Box action space, got {}",
+                env.action_space()
+            )));
         };
         if !(min_action < max_action) || !low.iter().chain(high).all(|v| v.is_finite()) {
             return Err(EnvError::InvalidConfig(format!(

@@ -29,7 +29,10 @@ impl<E: Env> FrameStack<E> {
             return Err(EnvError::InvalidConfig("FrameStack needs k >= 1".into()));
         }
         let Space::Box { low, high, shape, dtype } = env.observation_space() else {
-            return Err(EnvError::InvalidConfig(format!("FrameStack needs a Box observation space, got {}", env.observation_space())));
+            return Err(EnvError::InvalidConfig(format!(
+                "FrameStack needs a Box observation space, got {}",
+                env.observation_space()
+            )));
         };
         let observation_space = Space::Box {
             low: low.repeat(k),
@@ -38,7 +41,15 @@ impl<E: Env> FrameStack<E> {
             dtype: *dtype,
         };
         let frame_len = low.len();
-        Ok(FrameStack { env, k, padding, observation_space, frames: vec![E::Obs::default(); k * frame_len], head: 0, frame_len })
+        Ok(FrameStack {
+            env,
+            k,
+            padding,
+            observation_space,
+            frames: vec![E::Obs::default(); k * frame_len],
+            head: 0,
+            frame_len,
+        })
     }
 
     /// Writes the stack, oldest first, into `obs`.

@@ -63,7 +63,10 @@ impl RunningMeanStd {
         let rms: Self = serde_json::from_str(text)
             .map_err(|e| EnvError::Load { what: "running mean/std statistics".into(), reason: e.to_string() })?;
         if rms.mean.len() != rms.var.len() || rms.count <= 0.0 || rms.var.iter().any(|v| *v < 0.0 || !v.is_finite()) {
-            return Err(EnvError::Load { what: "running mean/std statistics".into(), reason: "inconsistent values".into() });
+            return Err(EnvError::Load {
+                what: "running mean/std statistics".into(),
+                reason: "inconsistent values".into(),
+            });
         }
         Ok(rms)
     }
@@ -130,7 +133,14 @@ pub struct NormalizeReward<E> {
 
 impl<E: Env> NormalizeReward<E> {
     pub fn new(env: E, gamma: f64) -> Self {
-        NormalizeReward { env, rms: RunningMeanStd::new(1), gamma, epsilon: 1e-8, discounted_return: 0.0, training: true }
+        NormalizeReward {
+            env,
+            rms: RunningMeanStd::new(1),
+            gamma,
+            epsilon: 1e-8,
+            discounted_return: 0.0,
+            training: true,
+        }
     }
     pub fn set_training(&mut self, training: bool) {
         self.training = training;

@@ -1,0 +1,160 @@
+//! Vector envs: determinism across thread counts, same-step autoreset with the final observation, episode
+//! statistics, and typed errors for bad batches (with no env stepped).
+
+use rand::{Rng, SeedableRng};
+use rlx_envs::vector::{Actions, SyncVecEnv, ThreadedVecEnv, VecEnv};
+use rlx_envs::wrappers::RecordEpisodeStatistics;
+use rlx_envs::{make, Action, BoxedEnv, Env, EnvError, Info, Result, Space, Step};
+
+fn cartpole(_: usize) -> Result<RecordEpisodeStatistics<BoxedEnv>> {
+    Ok(RecordEpisodeStatistics::new(make("CartPole-v1")?))
+}
+
+/// Everything a vector env returned over `steps` random steps, flattened for comparison.
+fn rollout(
+    env: &mut dyn VecEnv<Obs = f32>,
+    steps: usize,
+) -> Vec<(Vec<f32>, Vec<f32>, Vec<bool>, Vec<bool>, Vec<f32>, Vec<Info>)> {
+    let n = env.num_envs();
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+    env.reset(Some(42)).unwrap();
+    (0..steps)
+        .map(|_| {
+            let actions: Vec<i64> = (0..n).map(|_| rng.random_range(0..2)).collect();
+            let b = env.step(Actions::Discrete(&actions)).unwrap();
+            let final_obs =
+                (0..n).flat_map(|i| if b.done(i) { b.final_obs(i).to_vec() } else { vec![0.0; 4] }).collect();
+            (b.obs.clone(), b.rewards.clone(), b.terminated.clone(), b.truncated.clone(), final_obs, b.infos.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_trajectories_whatever_the_thread_count() {
+    let reference = rollout(&mut SyncVecEnv::from_fn(7, cartpole).unwrap(), 400);
+    let episodes_ended = reference.iter().flat_map(|s| &s.2).filter(|&&t| t).count();
+    assert!(episodes_ended > 50, "the rollout must cover many autoresets, saw {episodes_ended}");
+    for threads in [1, 2, 3, 7, 16] {
+        let mut pool = ThreadedVecEnv::new(7, threads, cartpole).unwrap();
+        assert_eq!(rollout(&mut pool, 400), reference, "{threads} threads");
+    }
+}
+
+#[test]
+fn autoreset_returns_the_next_episode_and_keeps_the_final_observation() {
+    // A single CartPole pushed right until it falls, next to a standalone copy with the same seed.
+    let mut solo = make("CartPole-v1").unwrap();
+    let (first_obs, _) = solo.reset(Some(3));
+    let mut vec = SyncVecEnv::from_fn(1, cartpole).unwrap();
+    assert_eq!(vec.reset(Some(3)).unwrap().obs, first_obs, "env 0 is seeded with seed + 0");
+    let mut t = 0;
+    loop {
+        t += 1;
+        let (obs, step) = solo.step(Action::Discrete(1)).unwrap();
+        let b = vec.step(Actions::Discrete(&[1])).unwrap();
+        assert_eq!(
+            (b.rewards[0], b.terminated[0], b.truncated[0]),
+            (step.reward as f32, step.terminated, step.truncated)
+        );
+        if step.done() {
+            assert_eq!(b.final_obs(0), &obs[..], "final_obs is the observation that ended the episode");
+            let (reset_obs, _) = solo.reset(None);
+            assert_eq!(b.obs(0), &reset_obs[..], "obs is already the next episode's first observation");
+            assert_eq!(b.infos[0].episode.unwrap().len, t);
+            assert_eq!(b.infos[0].episode.unwrap().ret, t as f64);
+            break;
+        }
+        assert_eq!(b.obs(0), &obs[..]);
+        assert!(b.infos[0].episode.is_none());
+    }
+}
+
+#[test]
+fn truncation_is_reported_with_the_final_observation() {
+    let mut vec = ThreadedVecEnv::new(3, 2, |_| make("Pendulum-v1")).unwrap();
+    vec.reset(Some(0)).unwrap();
+    for t in 1..=200 {
+        let b = vec.step(Actions::Continuous(&[0.5, -0.5, 2.0])).unwrap();
+        assert!(b.terminated.iter().all(|&x| !x));
+        assert_eq!(b.truncated.iter().all(|&x| x), t == 200, "step {t}");
+        if t == 200 {
+            // Pendulum observations are (cos, sin, theta_dot): the final one is a real state, the new one a reset.
+            for i in 0..3 {
+                let f = b.final_obs(i);
+                assert!((f[0] * f[0] + f[1] * f[1] - 1.0).abs() < 1e-5);
+                assert_ne!(b.obs(i), f);
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_batches_are_typed_errors_and_step_no_env() {
+    for threads in [1, 2] {
+        let mut pool = ThreadedVecEnv::new(4, threads, cartpole).unwrap();
+        let mut twin = SyncVecEnv::from_fn(4, cartpole).unwrap();
+        pool.reset(Some(1)).unwrap();
+        twin.reset(Some(1)).unwrap();
+        assert!(matches!(
+            pool.step(Actions::Discrete(&[0, 1, 0])),
+            Err(EnvError::BatchSize { expected: 4, num_envs: 4, per_env: 1, got: 3 })
+        ));
+        assert!(matches!(pool.step(Actions::Discrete(&[0, 1, 2, 0])), Err(EnvError::ActionOutOfRange { .. })));
+        assert!(matches!(pool.step(Actions::Continuous(&[0.0; 4])), Err(EnvError::ActionMismatch { .. })));
+        // The rejected batches moved nothing: both still agree.
+        let a = pool.step(Actions::Discrete(&[1, 1, 0, 0])).unwrap().obs.clone();
+        assert_eq!(a, twin.step(Actions::Discrete(&[1, 1, 0, 0])).unwrap().obs);
+    }
+    let mut pendulum = ThreadedVecEnv::new(2, 2, |_| make("Pendulum-v1")).unwrap();
+    pendulum.reset(Some(0)).unwrap();
+    let err = pendulum.step(Actions::Continuous(&[0.0, f32::NAN])).unwrap_err();
+    assert!(matches!(err, EnvError::NonFiniteAction { .. }), "{err}");
+    assert!(err.to_string().contains("non-finite"));
+}
+
+#[test]
+fn construction_errors_are_returned_not_panicked() {
+    let err = ThreadedVecEnv::new(4, 2, |i| if i == 3 { make("Nope-v0") } else { make("CartPole-v1") }).err().unwrap();
+    assert!(matches!(err, EnvError::UnknownEnv { .. }), "{err}");
+    assert!(matches!(ThreadedVecEnv::new(0, 2, |_| make("CartPole-v1")).err().unwrap(), EnvError::InvalidConfig(_)));
+    assert!(matches!(SyncVecEnv::<BoxedEnv>::new(vec![]).err().unwrap(), EnvError::InvalidConfig(_)));
+}
+
+/// An env that panics on its 5th step when `fragile`, to check that a worker's panic becomes an error, not a hang.
+struct Fragile {
+    steps: u32,
+    fragile: bool,
+    space: Space,
+}
+
+impl Env for Fragile {
+    type Obs = f32;
+    fn observation_space(&self) -> &Space {
+        &self.space
+    }
+    fn action_space(&self) -> &Space {
+        &self.space
+    }
+    fn reset_into(&mut self, _seed: Option<u64>, _obs: &mut [f32]) -> Info {
+        Info::default()
+    }
+    fn step_into(&mut self, _action: Action<'_>, _obs: &mut [f32]) -> Result<Step> {
+        self.steps += 1;
+        assert!(!self.fragile || self.steps < 5, "fragile env broke");
+        Ok(Step::default())
+    }
+}
+
+#[test]
+fn a_panicking_worker_poisons_the_pool_with_an_error() {
+    // Env 1 lives in the worker thread (env 0 in the caller's block).
+    let mut pool =
+        ThreadedVecEnv::new(2, 2, |i| Ok(Fragile { steps: 0, fragile: i == 1, space: Space::discrete(2) })).unwrap();
+    pool.reset(None).unwrap();
+    for _ in 0..4 {
+        pool.step(Actions::Discrete(&[0, 0])).unwrap();
+    }
+    let err = pool.step(Actions::Discrete(&[0, 0])).unwrap_err();
+    assert_eq!(err, EnvError::WorkerPanicked { worker: 1, message: "fragile env broke".into() });
+    assert!(pool.step(Actions::Discrete(&[0, 0])).is_err(), "a poisoned pool keeps failing");
+}
