@@ -32,4 +32,15 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rerun-if-changed={}", version_py.display());
     println!("cargo:rustc-env=RLX_LIBTORCH_VERSION={version}");
+    println!("cargo:rustc-env=RLX_LIBTORCH_LIB={lib}");
+    // The tch version pinned once in the workspace manifest, for `rlx info`.
+    let workspace = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../Cargo.toml");
+    println!("cargo:rerun-if-changed={}", workspace.display());
+    let tch = std::fs::read_to_string(&workspace)
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| l.strip_prefix("tch = \"=").map(|v| v.trim_end_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=RLX_TCH_VERSION={tch}");
 }

@@ -2,7 +2,8 @@
 # Bootstraps everything rlx needs to build, idempotently, and exports the build environment.
 #
 #   source scripts/bootstrap.sh            # venv + build env (what `scripts/test` and `scripts/demo` do)
-#   RLX_PEERS=1 source scripts/bootstrap.sh  # also the Python peers (gymnasium, tensorboard, ...)
+#   RLX_PEERS=1 source scripts/bootstrap.sh  # also the test peers (gymnasium, tensorboard: requirements/peers.txt)
+#   RLX_BENCH=1 source scripts/bootstrap.sh  # also the benchmark peers (envpool, SB3, ale-py: requirements/bench.txt)
 #
 # Cache (outside the checkout, survives fresh clones; override with RLX_CACHE):
 #   $RLX_CACHE/venv-<hash of requirements/base.txt>   torch==2.11.0 (LibTorch for tch 0.24) and cmake
@@ -34,15 +35,18 @@ _rlx_bootstrap() {
       || { _rlx_fail "pip install -r requirements/base.txt failed (see above): check access to PyPI and free disk space"; return 1; }
     touch "$venv/.complete"
   fi
-  if [ "${RLX_PEERS:-0}" = 1 ]; then
-    local peers_stamp="$venv/.peers-$(sha256sum "$root/requirements/peers.txt" | cut -c1-12)"
-    if [ ! -f "$peers_stamp" ]; then
-      _rlx_step "installing the Python peers (requirements/peers.txt) into the venv"
-      "$venv/bin/python" -m pip install --progress-bar off -r "$root/requirements/peers.txt" >&2 \
-        || { _rlx_fail "pip install -r requirements/peers.txt failed (see above)"; return 1; }
-      touch "$peers_stamp"
+  # Optional Python peers, each from requirements/<name>.txt and stamped by that file's hash:
+  # RLX_PEERS=1 -> peers.txt (parity and logging tests); RLX_BENCH=1 -> bench.txt (side-by-side benchmarks).
+  local extra
+  for extra in $([ "${RLX_PEERS:-0}" = 1 ] && echo peers) $([ "${RLX_BENCH:-0}" = 1 ] && echo bench); do
+    local stamp="$venv/.$extra-$(cat "$root/requirements/$extra.txt" "$root/requirements/peers.txt" | sha256sum | cut -c1-12)"
+    if [ ! -f "$stamp" ]; then
+      _rlx_step "installing Python peers from requirements/$extra.txt into the venv"
+      "$venv/bin/python" -m pip install --progress-bar off -r "$root/requirements/$extra.txt" >&2 \
+        || { _rlx_fail "pip install -r requirements/$extra.txt failed (see above): check access to PyPI"; return 1; }
+      touch "$stamp"
     fi
-  fi
+  done
 
   export RLX_VENV="$venv"
   export PATH="$venv/bin:$PATH"

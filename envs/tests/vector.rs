@@ -10,11 +10,11 @@ fn cartpole(_: usize) -> Result<RecordEpisodeStatistics<BoxedEnv>> {
     Ok(RecordEpisodeStatistics::new(make("CartPole-v1")?))
 }
 
-/// Everything a vector env returned over `steps` random steps, flattened for comparison.
-fn rollout(
-    env: &mut dyn VecEnv<Obs = f32>,
-    steps: usize,
-) -> Vec<(Vec<f32>, Vec<f32>, Vec<bool>, Vec<bool>, Vec<f32>, Vec<Info>)> {
+/// One step of a vector env, flattened for comparison: obs, rewards, terminated, truncated, final obs, infos.
+type StepRecord = (Vec<f32>, Vec<f32>, Vec<bool>, Vec<bool>, Vec<f32>, Vec<Info>);
+
+/// Everything a vector env returned over `steps` random steps.
+fn rollout(env: &mut dyn VecEnv<Obs = f32>, steps: usize) -> Vec<StepRecord> {
     let n = env.num_envs();
     let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
     env.reset(Some(42)).unwrap();

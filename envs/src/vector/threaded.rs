@@ -2,8 +2,8 @@
 //! its rows of one preallocated batch in place. The calling thread steps the first block itself, so
 //! `num_threads = 1` is a plain synchronous loop and `num_threads = T` uses T cores with T - 1 extra threads.
 //!
-//! Hand-off is a generation counter: the caller publishes a command and bumps the generation, workers spin
-//! briefly (crossbeam's `Backoff`) and then park, so an idle pool costs no CPU while the agent computes.
+//! Hand-off is a generation counter: the caller publishes a command and bumps the generation; waiting threads spin
+//! for up to 200 us and then park, so an idle pool costs no CPU while the agent computes.
 
 use super::{check_same_spaces, reset_rows, step_rows, validate_actions, Actions, Batch, Rows, VecEnv};
 use crate::error::{EnvError, Result};
@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Raw base pointers of the batch buffers. The `Batch` is never resized after construction, so they stay valid;
 /// each block of envs writes only its own rows, and only while a command is in flight.
@@ -255,7 +256,27 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
     }
 }
 
+/// How long a waiting thread spins before it parks. Classic-control steps take tens of nanoseconds, so a batch
+/// is often back within microseconds; a futex wake-up costs about as much as the work, so spin first. An idle
+/// pool (the agent computing) parks after this and burns no CPU.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(200);
+
 fn wait_until(parker: &Parker, done: impl Fn() -> bool) {
+    if done() {
+        return;
+    }
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() > SPIN_BEFORE_PARK {
+            break;
+        }
+    }
     let backoff = Backoff::new();
     while !done() {
         if backoff.is_completed() {

@@ -60,7 +60,9 @@ impl<E: Env> RescaleAction<E> {
                 env.action_space()
             )));
         };
-        if !(min_action < max_action) || !low.iter().chain(high).all(|v| v.is_finite()) {
+        if min_action.partial_cmp(&max_action) != Some(std::cmp::Ordering::Less)
+            || !low.iter().chain(high).all(|v| v.is_finite())
+        {
             return Err(EnvError::InvalidConfig(format!(
                 "RescaleAction needs min_action < max_action and a bounded action space, got [{min_action}, {max_action}] for {}",
                 env.action_space()
