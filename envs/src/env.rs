@@ -77,6 +77,16 @@ pub trait Env {
         Err(EnvError::Unsupported("this environment has no settable physical state".into()))
     }
 
+    /// Everything needed to continue exactly from here (physical state, random generator, counters), for
+    /// checkpoints that resume bit for bit. `restore` takes what `snapshot` returned.
+    fn snapshot(&self) -> Result<Snapshot> {
+        Err(EnvError::Unsupported("this environment cannot be snapshotted".into()))
+    }
+
+    fn restore(&mut self, _snapshot: &Snapshot) -> Result<()> {
+        Err(EnvError::Unsupported("this environment cannot be restored from a snapshot".into()))
+    }
+
     /// Gymnasium's `reset(seed) -> (obs, info)`.
     fn reset(&mut self, seed: Option<u64>) -> (Vec<Self::Obs>, Info) {
         let mut obs = vec![Self::Obs::default(); self.observation_space().flat_dim()];
@@ -115,6 +125,39 @@ impl<T: Copy + Default + Send + Sync + 'static> Env for Box<dyn Env<Obs = T>> {
     fn set_state(&mut self, state: &[f64]) -> Result<()> {
         (**self).set_state(state)
     }
+    fn snapshot(&self) -> Result<Snapshot> {
+        (**self).snapshot()
+    }
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        (**self).restore(snapshot)
+    }
+}
+
+/// A saved env state (JSON, so checkpoints stay readable and every env can define its own fields).
+pub type Snapshot = serde_json::Value;
+
+/// An `EnvRng` inside a snapshot, as a JSON string: its 128-bit state does not fit `serde_json::Value` numbers.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct RngText(String);
+
+impl RngText {
+    pub(crate) fn new(rng: &EnvRng) -> Self {
+        RngText(serde_json::to_string(rng).expect("PCG state serializes"))
+    }
+    pub(crate) fn rng(&self) -> Result<EnvRng> {
+        serde_json::from_str(&self.0)
+            .map_err(|e| EnvError::Load { what: "random generator state".into(), reason: e.to_string() })
+    }
+}
+
+/// Serializes an env's saved fields.
+pub(crate) fn to_snapshot<S: serde::Serialize>(saved: &S) -> Result<Snapshot> {
+    serde_json::to_value(saved).map_err(|e| EnvError::Unsupported(format!("cannot snapshot the env: {e}")))
+}
+
+/// Reads back what `to_snapshot` wrote.
+pub(crate) fn from_snapshot<S: serde::de::DeserializeOwned>(env: &str, snapshot: &Snapshot) -> Result<S> {
+    S::deserialize(snapshot).map_err(|e| EnvError::Load { what: format!("{env} snapshot"), reason: e.to_string() })
 }
 
 /// The per-env random generator: PCG64 has a documented, version-stable stream.

@@ -11,14 +11,14 @@
 //! This crate does not depend on tch.
 
 pub mod classic;
-mod env;
+pub(crate) mod env;
 pub mod error;
 mod registry;
 pub mod space;
 pub mod vector;
 pub mod wrappers;
 
-pub use env::{entropy_rng, seeded_rng, Action, BoxedEnv, Env, EnvRng, EpisodeStats, Info, Step};
+pub use env::{entropy_rng, seeded_rng, Action, BoxedEnv, Env, EnvRng, EpisodeStats, Info, Snapshot, Step};
 pub use error::{EnvError, Result};
 pub use registry::{make, registered_ids, spec, unknown_env, EnvSpec};
 pub use space::{DType, Sample, Space};

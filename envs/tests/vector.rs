@@ -158,3 +158,36 @@ fn a_panicking_worker_poisons_the_pool_with_an_error() {
     assert_eq!(err, EnvError::WorkerPanicked { worker: 1, message: "fragile env broke".into() });
     assert!(pool.step(Actions::Discrete(&[0, 0])).is_err(), "a poisoned pool keeps failing");
 }
+
+#[test]
+fn snapshot_and_restore_continue_bit_for_bit_in_a_fresh_vector_env() {
+    use rlx_envs::vector::{VecNormalize, VecNormalizeConfig};
+    let make_pool = |threads| -> Box<dyn VecEnv<Obs = f32>> {
+        let pool = ThreadedVecEnv::new(5, threads, |_| Ok(RecordEpisodeStatistics::new(make("Acrobot-v1")?))).unwrap();
+        Box::new(VecNormalize::new(pool, VecNormalizeConfig::default()))
+    };
+    let actions = |t: usize| -> Vec<i64> { (0..5).map(|i| ((t * 7 + i * 3) % 3) as i64).collect() };
+    let mut original = make_pool(2);
+    original.reset(Some(9)).unwrap();
+    for t in 0..700 {
+        original.step(Actions::Discrete(&actions(t))).unwrap();
+    }
+    let snapshot = original.snapshot().unwrap();
+    let continued: Vec<_> =
+        (700..1400).map(|t| original.step(Actions::Discrete(&actions(t))).unwrap().clone()).collect();
+
+    // A fresh pool with another thread count, never reset with that seed, restored from the snapshot.
+    let mut restored = make_pool(1);
+    restored.reset(Some(12345)).unwrap();
+    restored.restore(&serde_json::from_str(&serde_json::to_string(&snapshot).unwrap()).unwrap()).unwrap();
+    for (k, t) in (700..1400).enumerate() {
+        let b = restored.step(Actions::Discrete(&actions(t))).unwrap();
+        assert_eq!(b.obs, continued[k].obs, "step {t}");
+        assert_eq!(b.rewards, continued[k].rewards, "step {t}");
+        assert_eq!(b.infos, continued[k].infos, "step {t}");
+    }
+    assert!(
+        restored.restore(&serde_json::json!({"env": [], "normalize": {}})).is_err(),
+        "a malformed snapshot is an error"
+    );
+}

@@ -1,1 +1,8 @@
-//! rlx-replay: replay buffers and rollout storage. No tch.
+//! rlx-replay: experience storage for the agents. No tch: buffers are plain vectors, turned into tensors by the
+//! agent that samples them.
+//!
+//! - [`RolloutBuffer`]: on-policy rollouts with GAE(lambda) advantages and TD(lambda) returns (PPO).
+
+mod rollout;
+
+pub use rollout::RolloutBuffer;

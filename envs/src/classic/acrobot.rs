@@ -1,7 +1,10 @@
 //! Acrobot-v1, numerically as Gymnasium 1.x's `acrobot.py`: the "book" dynamics (Sutton & Barto 1998),
 //! integrated with one RK4 step of `dt = 0.2`.
 
-use crate::env::{check_state, entropy_rng, seeded_rng, Action, Env, EnvRng, Info, Step};
+use crate::env::RngText;
+use crate::env::{
+    check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
+};
 use crate::error::{EnvError, Result};
 use crate::space::Space;
 use rand::Rng;
@@ -155,6 +158,17 @@ impl Env for Acrobot {
     fn set_state(&mut self, state: &[f64]) -> Result<()> {
         check_state("Acrobot", state, 4)?;
         self.state.copy_from_slice(state);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        to_snapshot(&(self.state, self.needs_reset, RngText::new(&self.rng)))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved: ([f64; 4], bool, RngText) = from_snapshot("Acrobot", snapshot)?;
+        let (state, needs_reset, rng) = saved;
+        (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }
 }

@@ -1,6 +1,9 @@
 //! CartPole-v1, numerically as Gymnasium 1.x's `cartpole.py` (Barto, Sutton & Anderson 1983; Euler integrator).
 
-use crate::env::{check_state, entropy_rng, seeded_rng, Action, Env, EnvRng, Info, Step};
+use crate::env::RngText;
+use crate::env::{
+    check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
+};
 use crate::error::{EnvError, Result};
 use crate::space::Space;
 use rand::Rng;
@@ -121,6 +124,18 @@ impl Env for CartPole {
     fn set_state(&mut self, state: &[f64]) -> Result<()> {
         check_state("CartPole", state, 4)?;
         self.state.copy_from_slice(state);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        to_snapshot(&(self.state, self.steps_beyond_terminated, self.needs_reset, RngText::new(&self.rng)))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved: ([f64; 4], Option<u32>, bool, RngText) = from_snapshot("CartPole", snapshot)?;
+        let (state, steps_beyond_terminated, needs_reset, rng) = saved;
+        (self.state, self.steps_beyond_terminated, self.needs_reset, self.rng) =
+            (state, steps_beyond_terminated, needs_reset, rng.rng()?);
         Ok(())
     }
 }

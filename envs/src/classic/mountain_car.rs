@@ -1,6 +1,9 @@
 //! MountainCar-v0 and MountainCarContinuous-v0, numerically as Gymnasium 1.x (Moore 1990).
 
-use crate::env::{check_state, entropy_rng, seeded_rng, Action, Env, EnvRng, Info, Step};
+use crate::env::RngText;
+use crate::env::{
+    check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
+};
 use crate::error::{EnvError, Result};
 use crate::space::Space;
 use rand::Rng;
@@ -99,6 +102,17 @@ impl Env for MountainCar {
     fn set_state(&mut self, state: &[f64]) -> Result<()> {
         check_state("MountainCar", state, 2)?;
         self.state.copy_from_slice(state);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        to_snapshot(&(self.state, self.needs_reset, RngText::new(&self.rng)))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved: ([f64; 2], bool, RngText) = from_snapshot("MountainCar", snapshot)?;
+        let (state, needs_reset, rng) = saved;
+        (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }
 }
@@ -228,6 +242,17 @@ impl Env for MountainCarContinuous {
         check_state("MountainCarContinuous", state, 2)?;
         self.state.copy_from_slice(state);
         self.state_is_f32 = false;
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        to_snapshot(&(self.state, self.state_is_f32, self.needs_reset, RngText::new(&self.rng)))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved: ([f64; 2], bool, bool, RngText) = from_snapshot("MountainCarContinuous", snapshot)?;
+        let (state, state_is_f32, needs_reset, rng) = saved;
+        (self.state, self.state_is_f32, self.needs_reset, self.rng) = (state, state_is_f32, needs_reset, rng.rng()?);
         Ok(())
     }
 }

@@ -1,6 +1,9 @@
 //! Pendulum-v1, numerically as Gymnasium 1.x's `pendulum.py` (g = 10).
 
-use crate::env::{check_state, entropy_rng, seeded_rng, Action, Env, EnvRng, Info, Step};
+use crate::env::RngText;
+use crate::env::{
+    check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
+};
 use crate::error::{EnvError, Result};
 use crate::space::Space;
 use rand::Rng;
@@ -100,6 +103,17 @@ impl Env for Pendulum {
     fn set_state(&mut self, state: &[f64]) -> Result<()> {
         check_state("Pendulum", state, 2)?;
         self.state.copy_from_slice(state);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        to_snapshot(&(self.state, self.needs_reset, RngText::new(&self.rng)))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved: ([f64; 2], bool, RngText) = from_snapshot("Pendulum", snapshot)?;
+        let (state, needs_reset, rng) = saved;
+        (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }
 }

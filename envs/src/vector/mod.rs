@@ -14,7 +14,7 @@ pub use sync::SyncVecEnv;
 pub use threaded::ThreadedVecEnv;
 
 use crate::error::{EnvError, Result};
-use crate::{Action, Env, Info, Space};
+use crate::{Action, Env, Info, Snapshot, Space};
 
 /// The actions of a whole batch, row-major `[num_envs, per_env]` (`per_env` = 1 for Discrete).
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +128,10 @@ pub trait VecEnv {
     fn reset(&mut self, seed: Option<u64>) -> Result<&Batch<Self::Obs>>;
     /// Steps every env with its action, autoresetting finished episodes (see the module docs).
     fn step(&mut self, actions: Actions<'_>) -> Result<&Batch<Self::Obs>>;
+    /// Snapshots of every env (see `Env::snapshot`), for checkpoints.
+    fn snapshot(&mut self) -> Result<Snapshot>;
+    /// Restores what `snapshot` returned; the batch buffers are not restored (the agent keeps its last obs).
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()>;
 }
 
 impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
@@ -146,6 +150,23 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
     }
     fn step(&mut self, actions: Actions<'_>) -> Result<&Batch<Self::Obs>> {
         (**self).step(actions)
+    }
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        (**self).snapshot()
+    }
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        (**self).restore(snapshot)
+    }
+}
+
+/// The per-env snapshots inside a vector env snapshot, checked against the env count.
+pub(crate) fn env_snapshots(snapshot: &Snapshot, num_envs: usize) -> Result<&Vec<Snapshot>> {
+    match snapshot.as_array() {
+        Some(envs) if envs.len() == num_envs => Ok(envs),
+        _ => Err(EnvError::Load {
+            what: "vector env snapshot".into(),
+            reason: format!("expected a list of {num_envs} env snapshots"),
+        }),
     }
 }
 

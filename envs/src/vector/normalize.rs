@@ -3,7 +3,8 @@
 use super::{Actions, Batch, VecEnv};
 use crate::error::{EnvError, Result};
 use crate::wrappers::RunningMeanStd;
-use crate::Space;
+use crate::{Snapshot, Space};
+use serde::Deserialize;
 
 /// Settings of [`VecNormalize`]; the defaults are SB3's.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -164,5 +165,17 @@ impl<V: VecEnv<Obs = f32>> VecEnv for VecNormalize<V> {
         let inner = self.env.step(actions)?;
         process(&mut self.batch, &mut self.state, self.training, inner, false);
         Ok(&self.batch)
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let state = serde_json::to_value(&self.state).map_err(|e| EnvError::Unsupported(e.to_string()))?;
+        Ok(serde_json::json!({ "env": self.env.snapshot()?, "normalize": state }))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let state = VecNormalizeState::deserialize(&snapshot["normalize"])
+            .map_err(|e| EnvError::Load { what: "VecNormalize snapshot".into(), reason: e.to_string() })?;
+        self.env.restore(&snapshot["env"])?;
+        self.load_state(state)
     }
 }

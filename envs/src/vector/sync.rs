@@ -1,6 +1,6 @@
-use super::{check_same_spaces, reset_rows, step_rows, validate_actions, Actions, Batch, VecEnv};
+use super::{check_same_spaces, env_snapshots, reset_rows, step_rows, validate_actions, Actions, Batch, VecEnv};
 use crate::error::{EnvError, Result};
-use crate::{Env, Space};
+use crate::{Env, Snapshot, Space};
 
 /// Steps its envs one after the other on the calling thread (Gymnasium's `SyncVectorEnv`).
 pub struct SyncVecEnv<E: Env> {
@@ -54,5 +54,14 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
         validate_actions(&self.action_space, actions, n)?;
         step_rows(&mut self.envs, 0, actions, self.action_space.flat_dim(), self.batch.rows_mut(0..n))?;
         Ok(&self.batch)
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        Ok(Snapshot::Array(self.envs.iter().map(Env::snapshot).collect::<Result<_>>()?))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved = env_snapshots(snapshot, self.envs.len())?;
+        self.envs.iter_mut().zip(saved).try_for_each(|(env, s)| env.restore(s))
     }
 }

@@ -5,9 +5,9 @@
 //! Hand-off is a generation counter: the caller publishes a command and bumps the generation; waiting threads spin
 //! for up to 200 us and then park, so an idle pool costs no CPU while the agent computes.
 
-use super::{check_same_spaces, reset_rows, step_rows, validate_actions, Actions, Batch, Rows, VecEnv};
+use super::{check_same_spaces, env_snapshots, reset_rows, step_rows, validate_actions, Actions, Batch, Rows, VecEnv};
 use crate::error::{EnvError, Result};
-use crate::{Env, Info, Space};
+use crate::{Env, Info, Snapshot, Space};
 use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
 use std::cell::UnsafeCell;
@@ -59,7 +59,15 @@ impl<T> BatchPtrs<T> {
 enum Command {
     Idle,
     Reset(Option<u64>),
-    Step { kind: u8, ptr: *const u8, len: usize },
+    Step {
+        kind: u8,
+        ptr: *const u8,
+        len: usize,
+    },
+    /// Each env writes its snapshot into `Shared::snapshots[i]`.
+    Snapshot,
+    /// Each env restores from `Shared::snapshots[i]`.
+    Restore,
     Shutdown,
 }
 
@@ -96,6 +104,8 @@ struct Shared<T> {
     per_env: usize,
     error: Mutex<Option<EnvError>>,
     poisoned: AtomicBool,
+    /// One slot per env for `Command::Snapshot` / `Command::Restore`.
+    snapshots: Mutex<Vec<Snapshot>>,
 }
 
 // SAFETY: `command` is written only by the caller while no command is in flight (all workers have finished the
@@ -170,6 +180,7 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
             per_env: action_space.flat_dim(),
             error: Mutex::new(None),
             poisoned: AtomicBool::new(false),
+            snapshots: Mutex::new(vec![Snapshot::Null; num_envs]),
         });
 
         let make_env = Arc::new(make_env);
@@ -306,6 +317,8 @@ fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Sha
             Command::Step { kind, ptr, len } => {
                 step_rows(envs, first, unsafe { Command::actions(kind, ptr, len) }, shared.per_env, rows())
             }
+            Command::Snapshot => snapshot_block(envs, first, &shared.snapshots),
+            Command::Restore => restore_block(envs, first, &shared.snapshots),
             Command::Idle | Command::Shutdown => Ok(()),
         }));
         let failure = match outcome {
@@ -331,6 +344,17 @@ fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Sha
             return;
         }
     }
+}
+
+fn snapshot_block<E: Env>(envs: &[E], first: usize, slots: &Mutex<Vec<Snapshot>>) -> Result<()> {
+    let saved: Vec<Snapshot> = envs.iter().map(Env::snapshot).collect::<Result<_>>()?;
+    slots.lock().unwrap()[first..first + envs.len()].clone_from_slice(&saved);
+    Ok(())
+}
+
+fn restore_block<E: Env>(envs: &mut [E], first: usize, slots: &Mutex<Vec<Snapshot>>) -> Result<()> {
+    let saved = slots.lock().unwrap()[first..first + envs.len()].to_vec();
+    envs.iter_mut().zip(&saved).try_for_each(|(env, s)| env.restore(s))
 }
 
 impl<E: Env + 'static> VecEnv for ThreadedVecEnv<E> {
@@ -359,6 +383,18 @@ impl<E: Env + 'static> VecEnv for ThreadedVecEnv<E> {
         let per_env = self.action_space.flat_dim();
         self.run(Command::step(actions), |envs, rows| step_rows(envs, 0, actions, per_env, rows))?;
         Ok(&self.batch)
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let shared = self.shared.clone();
+        self.run(Command::Snapshot, |envs, _| snapshot_block(envs, 0, &shared.snapshots))?;
+        Ok(Snapshot::Array(self.shared.snapshots.lock().unwrap().clone()))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        self.shared.snapshots.lock().unwrap().clone_from(env_snapshots(snapshot, self.num_envs)?);
+        let shared = self.shared.clone();
+        self.run(Command::Restore, |envs, _| restore_block(envs, 0, &shared.snapshots))
     }
 }
 

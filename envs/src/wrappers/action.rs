@@ -26,6 +26,7 @@ impl<E: Env> Env for ClipAction<E> {
     type Obs = E::Obs;
     forward_env!(spaces);
     forward_env!(state);
+    forward_env!(snapshot);
 
     fn reset_into(&mut self, seed: Option<u64>, obs: &mut [E::Obs]) -> Info {
         self.env.reset_into(seed, obs)
@@ -77,6 +78,7 @@ impl<E: Env> RescaleAction<E> {
 impl<E: Env> Env for RescaleAction<E> {
     type Obs = E::Obs;
     forward_env!(state);
+    forward_env!(snapshot);
 
     fn observation_space(&self) -> &Space {
         self.env.observation_space()

@@ -62,9 +62,13 @@ impl<E: Env> FrameStack<E> {
     }
 }
 
-impl<E: Env> Env for FrameStack<E> {
+impl<E: Env> Env for FrameStack<E>
+where
+    E::Obs: serde::Serialize + serde::de::DeserializeOwned,
+{
     type Obs = E::Obs;
     forward_env!(state);
+    forward_env!(snapshot "FrameStack", frames: Vec<E::Obs>, head: usize);
 
     fn observation_space(&self) -> &Space {
         &self.observation_space

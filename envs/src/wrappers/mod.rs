@@ -38,5 +38,26 @@ macro_rules! forward_env {
             self.env.set_state(state)
         }
     };
+    // A stateless wrapper's snapshot is its env's.
+    (snapshot) => {
+        fn snapshot(&self) -> $crate::error::Result<$crate::Snapshot> {
+            self.env.snapshot()
+        }
+        fn restore(&mut self, snapshot: &$crate::Snapshot) -> $crate::error::Result<()> {
+            self.env.restore(snapshot)
+        }
+    };
+    // A stateful wrapper saves `{"env": <inner snapshot>, "own": <its fields>}`.
+    (snapshot $name:literal, $($field:ident: $ty:ty),+) => {
+        fn snapshot(&self) -> $crate::error::Result<$crate::Snapshot> {
+            Ok(serde_json::json!({ "env": self.env.snapshot()?, "own": $crate::env::to_snapshot(&($(&self.$field,)+))? }))
+        }
+        fn restore(&mut self, snapshot: &$crate::Snapshot) -> $crate::error::Result<()> {
+            let own: ($($ty,)+) = $crate::env::from_snapshot($name, &snapshot["own"])?;
+            self.env.restore(&snapshot["env"])?;
+            ($(self.$field,)+) = own;
+            Ok(())
+        }
+    };
 }
 pub(crate) use forward_env;

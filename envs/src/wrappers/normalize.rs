@@ -105,6 +105,7 @@ impl<E: Env<Obs = f32>> Env for NormalizeObservation<E> {
     type Obs = f32;
     forward_env!(spaces);
     forward_env!(state);
+    forward_env!(snapshot "NormalizeObservation", rms: RunningMeanStd, training: bool);
 
     fn reset_into(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Info {
         let info = self.env.reset_into(seed, obs);
@@ -150,6 +151,7 @@ impl<E: Env> NormalizeReward<E> {
 impl<E: Env> Env for NormalizeReward<E> {
     type Obs = E::Obs;
     forward_env!(state);
+    forward_env!(snapshot "NormalizeReward", rms: RunningMeanStd, discounted_return: f64, training: bool);
 
     fn observation_space(&self) -> &Space {
         self.env.observation_space()

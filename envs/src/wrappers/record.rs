@@ -21,6 +21,7 @@ impl<E: Env> Env for RecordEpisodeStatistics<E> {
     type Obs = E::Obs;
     forward_env!(spaces);
     forward_env!(state);
+    forward_env!(snapshot "RecordEpisodeStatistics", episode_return: f64, episode_length: u64);
 
     fn reset_into(&mut self, seed: Option<u64>, obs: &mut [E::Obs]) -> Info {
         self.episode_return = 0.0;

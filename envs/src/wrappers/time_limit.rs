@@ -25,6 +25,7 @@ impl<E: Env> Env for TimeLimit<E> {
     type Obs = E::Obs;
     forward_env!(spaces);
     forward_env!(state);
+    forward_env!(snapshot "TimeLimit", elapsed_steps: u64);
 
     fn reset_into(&mut self, seed: Option<u64>, obs: &mut [E::Obs]) -> Info {
         self.elapsed_steps = 0;
