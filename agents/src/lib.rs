@@ -1,1 +1,30 @@
-//! rlx-agents: reinforcement-learning algorithms on tch.
+//! rlx-agents: reinforcement-learning algorithms on tch, one file each, read top to bottom like CleanRL.
+//!
+//! - [`ppo`]: PPO as Stable-Baselines3 implements it (discrete and continuous, MLP and NatureCNN policies).
+//! - Shared machinery: [`policy`] (actor-critic networks), [`distributions`], [`schedule`] (constant/linear),
+//!   [`logger`] (TensorBoard + CSV + progress bar), [`checkpoint`] (atomic safetensors files), [`device`].
+
+pub mod checkpoint;
+pub mod device;
+pub mod distributions;
+pub mod logger;
+pub mod policy;
+pub mod ppo;
+pub mod schedule;
+
+/// Errors of the agents: user-facing, one line each.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Env(#[from] rlx_envs::EnvError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: String, reason: String },
+    #[error("{0}")]
+    Io(String),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;

@@ -1,14 +1,14 @@
 //! `rlx info`: what this binary is linked against and what it would run on.
 
-use crate::device::{self, DeviceArg};
 use anyhow::Result;
+use rlx_agents::device::{self, DeviceChoice};
 
-pub fn run(device_arg: DeviceArg) -> Result<()> {
+pub fn run(choice: DeviceChoice) -> Result<()> {
     let cuda = tch::Cuda::is_available();
     println!("rlx {}", env!("CARGO_PKG_VERSION"));
     println!("tch {} (PyTorch {})", env!("RLX_TCH_VERSION"), env!("RLX_LIBTORCH_VERSION"));
     println!("libtorch: {}", env!("RLX_LIBTORCH_LIB"));
-    println!("device: {}", device::name(device_arg.resolve()?));
+    println!("device: {}", device::name(choice.resolve()?));
     println!(
         "cuda available: {cuda} ({} devices, cudart {})",
         tch::Cuda::device_count(),

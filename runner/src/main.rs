@@ -1,9 +1,21 @@
 //! `rlx`: the command line of the rlx suite.
+//!
+//! ```text
+//! rlx train <algo> --env ID [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
+//! rlx train --resume RUN_DIR [--set key=value]...
+//! rlx eval RUN_DIR [--episodes N] [--stochastic]
+//! rlx info [--device auto|cpu|cuda]
+//! ```
 
-mod device;
+mod config;
+mod envs;
+mod eval;
 mod info;
+mod train;
 
 use clap::{Parser, Subcommand};
+use rlx_agents::device::DeviceChoice;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -15,17 +27,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train an agent from a preset (presets/<algo>/<env>.toml) with command-line overrides, or resume a run.
+    Train(train::TrainArgs),
+    /// Evaluate a trained run: mean and std of the episode return.
+    Eval {
+        /// The run folder (it holds config.toml and checkpoint.safetensors).
+        run_dir: PathBuf,
+        /// Episodes to play.
+        #[arg(long, default_value_t = 10)]
+        episodes: usize,
+        /// Sample actions from the policy instead of taking the most likely one.
+        #[arg(long)]
+        stochastic: bool,
+        /// Seed of the evaluation envs (default: the run's seed + 10000).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Device to evaluate on (default: cpu).
+        #[arg(long, default_value = "cpu")]
+        device: DeviceChoice,
+    },
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
     Info {
-        /// Device to report on: auto (CUDA when available), cpu or cuda.
         #[arg(long, default_value = "auto")]
-        device: device::DeviceArg,
+        device: DeviceChoice,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval { run_dir, episodes, stochastic, seed, device } => {
+            eval::run(&run_dir, episodes, !stochastic, seed, device)
+        }
         Command::Info { device } => info::run(device),
     };
     match result {

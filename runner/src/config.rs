@@ -1,0 +1,113 @@
+//! Presets (TOML files under presets/<algo>/, embedded in the binary) and `--set key=value` overrides.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The presets shipped with rlx: (algo, name, TOML text). `rlx train ppo --env X` uses the preset named X.
+pub const PRESETS: &[(&str, &str, &str)] = &[
+    ("ppo", "CartPole-v1", include_str!("../../presets/ppo/CartPole-v1.toml")),
+    ("ppo", "Acrobot-v1", include_str!("../../presets/ppo/Acrobot-v1.toml")),
+    ("ppo", "Pendulum-v1", include_str!("../../presets/ppo/Pendulum-v1.toml")),
+    ("ppo", "MountainCarContinuous-v0", include_str!("../../presets/ppo/MountainCarContinuous-v0.toml")),
+];
+
+/// The algorithms `rlx train` knows.
+pub const ALGOS: &[&str] = &["ppo"];
+
+/// The preset's TOML table: `name` if given (it must exist), else the one named after the env, else empty (the
+/// algorithm's defaults).
+pub fn preset_table(algo: &str, name: Option<&str>, env_id: &str) -> Result<(toml::Table, Option<String>)> {
+    let find = |n: &str| PRESETS.iter().find(|(a, p, _)| *a == algo && *p == n);
+    let chosen = match name {
+        Some(n) => Some(find(n).ok_or_else(|| {
+            let known: Vec<&str> = PRESETS.iter().filter(|(a, _, _)| *a == algo).map(|(_, p, _)| *p).collect();
+            anyhow!("unknown preset `{n}` for {algo} (known: {})", known.join(", "))
+        })?),
+        None => find(env_id),
+    };
+    match chosen {
+        Some((_, name, text)) => Ok((
+            toml::from_str(text).with_context(|| format!("preset {algo}/{name} is not valid TOML"))?,
+            Some(name.to_string()),
+        )),
+        None => Ok((toml::Table::new(), None)),
+    }
+}
+
+/// Applies `key=value` overrides to a TOML table. Values are TOML (`64`, `1e-3`, `"lin_0.001"`, `[64, 64]`,
+/// `true`); anything that does not parse as TOML is taken as a string (`--set activation=relu`).
+pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<()> {
+    for item in overrides {
+        let (key, value) = item.split_once('=').ok_or_else(|| anyhow!("--set {item}: expected key=value"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            bail!("--set {item}: empty key");
+        }
+        let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+            Ok(mut t) => t.remove("v").expect("parsed key"),
+            Err(_) => toml::Value::String(value.to_string()),
+        };
+        table.insert(key.to_string(), value);
+    }
+    Ok(())
+}
+
+/// Deserializes a config from a table, with one clear line for unknown keys and bad values.
+pub fn from_table<C: DeserializeOwned>(table: toml::Table, what: &str) -> Result<C> {
+    C::deserialize(table).map_err(|e| anyhow!("bad {what} configuration: {}", e.to_string().trim().replace('\n', " ")))
+}
+
+/// The TOML text of a resolved config, as saved in the run folder.
+pub fn to_toml<C: Serialize>(config: &C) -> Result<String> {
+    Ok(toml::to_string(config)?)
+}
+
+/// Writes `text` to `path` atomically (temp file + rename).
+pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rlx_agents::ppo::PpoConfig;
+    use rlx_agents::schedule::Schedule;
+
+    #[test]
+    fn every_preset_parses_into_its_config() {
+        for (algo, name, _) in PRESETS {
+            let (table, _) = preset_table(algo, Some(name), name).unwrap();
+            let config: PpoConfig = from_table(table, "ppo").unwrap();
+            config.validate().unwrap();
+            assert_eq!(&config.env_id, name);
+        }
+    }
+
+    #[test]
+    fn overrides_set_values_and_reject_unknown_keys_and_bad_values() {
+        let (mut table, name) = preset_table("ppo", None, "CartPole-v1").unwrap();
+        assert_eq!(name.as_deref(), Some("CartPole-v1"));
+        apply_overrides(&mut table, &["n_steps=64".into(), "learning_rate=lin_3e-4".into(), "activation=relu".into()])
+            .unwrap();
+        let config: PpoConfig = from_table(table.clone(), "ppo").unwrap();
+        assert_eq!(config.n_steps, 64);
+        assert_eq!(config.learning_rate, Schedule::Linear { start: 3e-4 });
+        assert_eq!(config.activation, rlx_models::Activation::Relu);
+
+        let mut unknown = table.clone();
+        apply_overrides(&mut unknown, &["n_stepz=64".into()]).unwrap();
+        let err = from_table::<PpoConfig>(unknown, "ppo").unwrap_err().to_string();
+        assert!(err.contains("unknown field `n_stepz`"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+
+        let mut bad = table;
+        apply_overrides(&mut bad, &["n_steps=lots".into()]).unwrap();
+        let err = from_table::<PpoConfig>(bad, "ppo").unwrap_err().to_string();
+        assert!(err.contains("n_steps"), "{err}");
+        assert!(apply_overrides(&mut toml::Table::new(), &["novalue".into()]).is_err());
+        assert!(preset_table("ppo", Some("Nope"), "CartPole-v1").is_err());
+    }
+}

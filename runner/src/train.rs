@@ -1,0 +1,163 @@
+//! `rlx train`: resolve the config (preset + flags + --set), set up the run folder, train, checkpoint; or resume.
+
+use crate::config::{self, ALGOS};
+use crate::envs::{make_vec_env, EnvSpec};
+use anyhow::{bail, Context, Result};
+use rlx_agents::device::{self, DeviceChoice};
+use rlx_agents::logger::Logger;
+use rlx_agents::ppo::{Ppo, PpoConfig};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+pub const SUMMARY_FILE: &str = "summary.json";
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Algorithm (ppo). Not needed with --resume.
+    #[arg(required_unless_present = "resume")]
+    pub algo: Option<String>,
+    /// Gymnasium id of the environment, e.g. CartPole-v1. Not needed with --resume.
+    #[arg(long, required_unless_present = "resume")]
+    pub env: Option<String>,
+    /// Preset name under presets/<algo>/ (default: the one named after the env, if any).
+    #[arg(long)]
+    pub preset: Option<String>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run folder (default: runs/<env>__<algo>__<seed>__<unix time>).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+    /// Override any config field: --set n_steps=64 --set learning_rate=lin_1e-3 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Continue the run in this folder from its checkpoint.
+    #[arg(long, conflicts_with_all = ["algo", "env", "preset", "seed", "run_dir"])]
+    pub resume: Option<PathBuf>,
+    /// No progress bar (it is off anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    if let Some(run_dir) = &args.resume {
+        return resume(run_dir, &args.overrides, args.device, show_progress);
+    }
+    let algo = args.algo.as_deref().expect("clap requires algo");
+    let env_id = args.env.as_deref().expect("clap requires env");
+    if !ALGOS.contains(&algo) {
+        bail!("unknown algorithm `{algo}` (known: {})", ALGOS.join(", "));
+    }
+    let (mut table, preset) = config::preset_table(algo, args.preset.as_deref(), env_id)?;
+    table.insert("env_id".into(), toml::Value::String(env_id.into()));
+    if let Some(seed) = args.seed {
+        table.insert("seed".into(), toml::Value::Integer(seed as i64));
+    }
+    if let Some(device) = args.device {
+        table.insert("device".into(), toml::Value::try_from(device)?);
+    }
+    config::apply_overrides(&mut table, &args.overrides)?;
+    let config: PpoConfig = config::from_table(table, algo)?;
+    config.validate()?;
+
+    let run_dir = args.run_dir.unwrap_or_else(|| {
+        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        PathBuf::from("runs").join(format!("{env_id}__{algo}__{}__{time}", config.seed))
+    });
+    if run_dir.join(CHECKPOINT_FILE).exists() || run_dir.join(CONFIG_FILE).exists() {
+        bail!(
+            "{} already holds a run; resume it with `rlx train --resume {0}` or pick another --run-dir",
+            run_dir.display()
+        );
+    }
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let header = format!(
+        "# rlx train {algo} --env {env_id}: resolved config (preset: {})\n",
+        preset.as_deref().unwrap_or("none, SB3 defaults")
+    );
+    config::write_atomic(&run_dir.join(CONFIG_FILE), &(header + &config::to_toml(&config)?))?;
+    eprintln!(
+        "training {algo} on {env_id} (preset {}) on {}, logging to {}",
+        preset.as_deref().unwrap_or("none"),
+        device::name(config.device.resolve()?),
+        run_dir.display()
+    );
+
+    let env = make_vec_env(&env_spec(&config))?;
+    let mut agent = Ppo::new(config, env)?;
+    let mut logger = Logger::new(Some(&run_dir), agent.config.total_timesteps, show_progress, None)?;
+    train_and_summarize(&mut agent, &mut logger, &run_dir)
+}
+
+pub fn env_spec(config: &PpoConfig) -> EnvSpec<'_> {
+    EnvSpec {
+        env_id: &config.env_id,
+        n_envs: config.n_envs,
+        threads: config.env_threads,
+        normalize_obs: config.normalize_obs,
+        normalize_reward: config.normalize_reward,
+        gamma: config.gamma,
+    }
+}
+
+/// Reads a run folder's resolved config.
+pub fn read_config(run_dir: &Path) -> Result<PpoConfig> {
+    let path = run_dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} (is {} a run folder?)", path.display(), run_dir.display()))?;
+    let table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    config::from_table(table, "saved")
+}
+
+fn resume(run_dir: &Path, overrides: &[String], device: Option<DeviceChoice>, show_progress: bool) -> Result<()> {
+    let mut config = read_config(run_dir)?;
+    if !overrides.is_empty() || device.is_some() {
+        let mut table: toml::Table = toml::from_str(&config::to_toml(&config)?)?;
+        if let Some(device) = device {
+            table.insert("device".into(), toml::Value::try_from(device)?);
+        }
+        config::apply_overrides(&mut table, overrides)?;
+        config = config::from_table(table, "ppo")?;
+        config.validate()?;
+    }
+    let checkpoint = run_dir.join(CHECKPOINT_FILE);
+    if !checkpoint.exists() {
+        bail!("{} has no checkpoint to resume from", run_dir.display());
+    }
+    let env = make_vec_env(&env_spec(&config))?;
+    let mut agent = Ppo::new(config, env)?;
+    agent.load(&checkpoint)?;
+    eprintln!("resuming {} at step {} of {}", run_dir.display(), agent.global_step, agent.config.total_timesteps);
+    let mut logger = Logger::new(Some(run_dir), agent.config.total_timesteps, show_progress, Some(agent.global_step))?;
+    train_and_summarize(&mut agent, &mut logger, run_dir)
+}
+
+fn train_and_summarize(agent: &mut Ppo<crate::envs::DynVecEnv>, logger: &mut Logger, run_dir: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    let start_step = agent.global_step;
+    agent.learn(logger, Some(&run_dir.join(CHECKPOINT_FILE)))?;
+    let wall = started.elapsed().as_secs_f64();
+    let summary = serde_json::json!({
+        "algo": "ppo",
+        "env_id": agent.config.env_id,
+        "seed": agent.config.seed,
+        "total_timesteps": agent.global_step,
+        "wall_time_s": wall,
+        "sps": (agent.global_step - start_step) as f64 / wall.max(1e-9),
+        "mean_return_last_100_episodes": logger.mean_recent_return(),
+    });
+    config::write_atomic(&run_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+    println!(
+        "done: {} steps in {wall:.1} s ({:.0} SPS), mean return of the last {} training episodes {}",
+        agent.global_step,
+        summary["sps"].as_f64().unwrap_or(0.0),
+        logger.recent_returns.len(),
+        logger.mean_recent_return().map_or("n/a".into(), |r| format!("{r:.1}"))
+    );
+    println!("run folder: {} (TensorBoard: tensorboard --logdir {0}; CSV: {0}/progress.csv)", run_dir.display());
+    Ok(())
+}
