@@ -63,6 +63,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     config::apply_overrides(&mut table, &args.overrides)?;
     let config: PpoConfig = config::from_table(table, algo)?;
     config.validate()?;
+    let device = config.device.resolve()?;
+    // Build the envs before touching the disk: a bad env id leaves no run folder behind.
+    let env = make_vec_env(&env_spec(&config))?;
 
     let run_dir = args.run_dir.unwrap_or_else(|| {
         let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

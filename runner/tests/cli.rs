@@ -1,0 +1,183 @@
+//! The `rlx` command line end to end: logs readable by TensorBoard, exact resume after a kill, evaluation, and
+//! one-line errors (non-zero exit, nothing already written touched) for bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rlx(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rlx")).args(args).output().expect("rlx runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The CSV's (step, tag, value) rows without the wall-clock columns and tags that depend on it.
+fn curve(dir: &Path) -> Vec<(u64, String, String)> {
+    std::fs::read_to_string(dir.join("progress.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[1].to_string(), f[2].to_string())
+        })
+        .filter(|(_, tag, _)| tag != "charts/SPS")
+        .collect()
+}
+
+const SMALL_RUN: [&str; 8] = [
+    "--set",
+    "total_timesteps=12288",
+    "--set",
+    "checkpoint_interval=1024",
+    "--set",
+    "learning_rate=1e-3",
+    "--set",
+    "torch_threads=1",
+];
+
+#[test]
+fn a_killed_run_resumes_and_reproduces_the_uninterrupted_curve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
+    let train = |dir: &Path| {
+        let mut args = vec![
+            "train",
+            "ppo",
+            "--env",
+            "CartPole-v1",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--run-dir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend(SMALL_RUN);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    assert!(Command::new(env!("CARGO_BIN_EXE_rlx")).args(train(&full)).status().unwrap().success());
+
+    // Same run, killed (SIGKILL) soon after its first checkpoint, then resumed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rlx")).args(train(&killed)).spawn().unwrap();
+    let checkpoint = killed.join("checkpoint.safetensors");
+    while !checkpoint.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = rlx(&["train", "--resume", killed.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming"), "{}", stderr(&out));
+    let resumed_at: u64 =
+        stderr(&out).split("at step ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(resumed_at < 12288, "the kill came after the run finished; nothing was resumed");
+
+    let (a, b) = (curve(&full), curve(&killed));
+    assert!(a.len() > 100);
+    assert_eq!(a, b, "the resumed run's learning curve differs from the uninterrupted one");
+
+    // Evaluation of both gives the same numbers.
+    let eval = |dir: &Path| {
+        String::from_utf8_lossy(&rlx(&["eval", dir.to_str().unwrap(), "--episodes", "3"]).stdout).into_owned()
+    };
+    let e = eval(&full);
+    assert!(e.contains("mean_return") && e.contains("std"), "{e}");
+    assert_eq!(e, eval(&killed));
+}
+
+#[test]
+fn tensorboard_reads_the_same_scalars_as_the_csv() {
+    let python = std::env::var("RLX_PYTHON").expect("RLX_PYTHON is unset: run the tests through scripts/test");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = rlx(&[
+        "train",
+        "ppo",
+        "--env",
+        "CartPole-v1",
+        "--run-dir",
+        dir.to_str().unwrap(),
+        "--set",
+        "total_timesteps=2048",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read_tensorboard.py");
+    let read = Command::new(&python).arg(script).arg(&dir).output().unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let scalars: std::collections::BTreeMap<String, Vec<(u64, f64)>> = serde_json::from_slice(&read.stdout).unwrap();
+    for tag in [
+        "charts/episodic_return",
+        "charts/episodic_length",
+        "charts/SPS",
+        "charts/learning_rate",
+        "losses/value_loss",
+        "losses/policy_loss",
+        "losses/entropy",
+        "losses/approx_kl",
+        "losses/clipfrac",
+        "losses/explained_variance",
+    ] {
+        let tb = scalars.get(tag).unwrap_or_else(|| panic!("TensorBoard has no `{tag}`: {:?}", scalars.keys()));
+        let csv: Vec<(u64, f64)> = std::fs::read_to_string(dir.join("progress.csv"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[1] == tag).then(|| (f[0].parse().unwrap(), f[2].parse().unwrap()))
+            })
+            .collect();
+        assert_eq!(tb.len(), csv.len(), "{tag}");
+        for ((s1, v1), (s2, v2)) in tb.iter().zip(&csv) {
+            assert_eq!(s1, s2, "{tag}");
+            assert!((v1 - v2).abs() <= 1e-6 * v2.abs().max(1.0), "{tag}: TensorBoard {v1} vs CSV {v2}");
+            // f32 events
+        }
+    }
+}
+
+/// Runs `args`, expects a failure with one line on stderr starting `rlx: error:` and containing `needle`.
+fn expect_error(args: &[&str], needle: &str) {
+    let out = rlx(args);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("rlx: error: ") && err.contains(needle), "{args:?}: {err}");
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_that_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap();
+    expect_error(&["train", "ppo", "--env", "CartPole-v0", "--run-dir", d], "did you mean `CartPole-v1`");
+    expect_error(&["train", "dqn2", "--env", "CartPole-v1"], "unknown algorithm `dqn2`");
+    expect_error(
+        &["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "n_stepz=3"],
+        "unknown field `n_stepz`",
+    );
+    expect_error(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "n_steps=many"], "n_steps");
+    expect_error(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "gamma=1.5"], "gamma = 1.5");
+    expect_error(&["train", "ppo", "--env", "CartPole-v1", "--preset", "Nope"], "unknown preset `Nope`");
+    assert!(!dir.exists(), "a failed `rlx train` left a run folder behind");
+    expect_error(&["eval", tmp.path().join("missing").to_str().unwrap()], "cannot read");
+    expect_error(&["train", "--resume", tmp.path().join("missing").to_str().unwrap()], "cannot read");
+
+    // A finished run: not overwritten by a new train, and a corrupt checkpoint is reported, not "repaired".
+    let out = rlx(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "total_timesteps=512"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before: Vec<(String, Vec<u8>)> = ["config.toml", "progress.csv", "checkpoint.safetensors", "summary.json"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+        .collect();
+    expect_error(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d], "already holds a run");
+    for (f, bytes) in &before {
+        assert_eq!(&std::fs::read(dir.join(f)).unwrap(), bytes, "{f} changed");
+    }
+    let checkpoint = dir.join("checkpoint.safetensors");
+    std::fs::write(&checkpoint, &before[2].1[..100]).unwrap();
+    expect_error(&["eval", d], "not a valid checkpoint");
+    expect_error(&["train", "--resume", d], "not a valid checkpoint");
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), &before[2].1[..100], "the corrupt checkpoint was modified");
+}
