@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rlx_envs::vector::{Actions, VecEnv};
 use rlx_envs::Snapshot;
-use rlx_models::{clip_grad_norm, Adam, AdamConfig};
+use rlx_models::{Adam, AdamConfig};
 use rlx_replay::RolloutBuffer;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -467,10 +467,7 @@ where
                     continue_training = false;
                     break;
                 }
-                self.optimizer.zero_grad();
-                losses.loss.backward();
-                clip_grad_norm(&self.optimizer.parameters(), cfg.max_grad_norm);
-                self.optimizer.step(lr);
+                self.optimizer.backward_step(&losses.loss, lr, Some(cfg.max_grad_norm));
             }
             if !continue_training {
                 break;

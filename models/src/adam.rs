@@ -1,4 +1,4 @@
-use tch::{nn, Tensor};
+use tch::{nn, Kind, Tensor};
 
 /// Adam's hyperparameters (PyTorch's defaults, except `eps`, which SB3's PPO sets to 1e-5).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -14,32 +14,43 @@ impl Default for AdamConfig {
     }
 }
 
-/// Adam over the trainable variables of a `VarStore`, computing exactly what `torch.optim.Adam` (single-tensor
-/// path) computes, with its state in plain tensors so checkpoints can save and restore it. tch's own optimizer
-/// hides its state, which would make resumed runs diverge.
+/// Adam with global-norm gradient clipping, computing what `clip_grad_norm_` + `torch.optim.Adam` compute, over
+/// one flat buffer that holds every parameter of a `VarStore`.
+///
+/// Why not tch's optimizer: its state (moments, step) is hidden, so checkpoints could not resume exactly. Why flat:
+/// small RL networks spend their update time in per-tensor call overhead; the variables are re-pointed (`set_data`)
+/// to views of one buffer, so clipping and the update are a dozen tensor operations whatever the layer count.
 pub struct Adam {
     config: AdamConfig,
-    /// `(name, parameter, first moment, second moment)`, sorted by name.
-    params: Vec<(String, Tensor, Tensor, Tensor)>,
+    /// The trainable variables (views of `flat`), sorted by name.
+    params: Vec<(String, Tensor)>,
+    /// (P,) every parameter, concatenated.
+    flat: Tensor,
+    /// (P,) first and second moments.
+    m: Tensor,
+    v: Tensor,
     step: i64,
 }
 
 impl Adam {
     pub fn new(vs: &nn::VarStore, config: AdamConfig) -> Self {
-        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        let params = named
-            .into_iter()
-            .map(|(name, p)| {
-                let (m, v) = (p.zeros_like().detach(), p.zeros_like().detach());
-                (name, p, m, v)
-            })
-            .collect();
-        Adam { config, params, step: 0 }
+        let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let flat =
+            tch::no_grad(|| Tensor::cat(&params.iter().map(|(_, p)| p.detach().reshape([-1])).collect::<Vec<_>>(), 0));
+        let mut offset = 0;
+        for (_, p) in &mut params {
+            let numel = p.numel() as i64;
+            let view = flat.narrow(0, offset, numel).view(p.size().as_slice());
+            tch::no_grad(|| p.set_data(&view));
+            offset += numel;
+        }
+        let (m, v) = (flat.zeros_like(), flat.zeros_like());
+        Adam { config, params, flat, m, v, step: 0 }
     }
 
     pub fn zero_grad(&mut self) {
-        for (_, p, _, _) in &mut self.params {
+        for (_, p) in &mut self.params {
             let mut g = p.grad();
             if g.defined() {
                 let _ = g.detach_().zero_();
@@ -47,76 +58,120 @@ impl Adam {
         }
     }
 
-    /// The parameters, for gradient clipping.
-    pub fn parameters(&self) -> Vec<Tensor> {
-        self.params.iter().map(|(_, p, _, _)| p.shallow_clone()).collect()
+    /// Number of trainable scalars.
+    pub fn num_parameters(&self) -> i64 {
+        self.flat.numel() as i64
     }
 
-    /// One update with learning rate `lr`:
+    /// Backpropagates `loss` to the parameters and takes one [`Adam::step`]. The gradients are returned by the
+    /// autograd engine (`torch.autograd.grad`) instead of accumulated into `.grad`, which saves an accumulation and
+    /// a zeroing per parameter; `.grad` is left untouched.
+    pub fn backward_step(&mut self, loss: &Tensor, lr: f64, max_grad_norm: Option<f64>) -> f64 {
+        let params: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
+        let grads = Tensor::run_backward(&[loss], &params, false, false);
+        let grads: Vec<Tensor> = grads
+            .iter()
+            .zip(&params)
+            .map(|(g, p)| {
+                if g.defined() {
+                    g.reshape([-1])
+                } else {
+                    Tensor::zeros([p.numel() as i64], (Kind::Float, p.device()))
+                }
+            })
+            .collect();
+        self.apply(Tensor::cat(&grads, 0), lr, max_grad_norm)
+    }
+
+    /// One step from the gradients accumulated in `.grad` by `loss.backward()` (see [`Adam::zero_grad`]).
+    pub fn step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> f64 {
+        let grads: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(_, p)| {
+                let g = p.grad();
+                if g.defined() {
+                    g.reshape([-1])
+                } else {
+                    Tensor::zeros([p.numel() as i64], (Kind::Float, p.device()))
+                }
+            })
+            .collect();
+        self.apply(Tensor::cat(&grads, 0), lr, max_grad_norm)
+    }
+
+    /// Clips the gradients to global L2 norm `max_grad_norm` (when given, as `clip_grad_norm_`) and applies one
+    /// Adam update with learning rate `lr`:
     /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
-    pub fn step(&mut self, lr: f64) {
+    /// `g`: (P,) the flat gradient. Returns the gradient norm before clipping (NaN when not clipping).
+    fn apply(&mut self, mut g: Tensor, lr: f64, max_grad_norm: Option<f64>) -> f64 {
         let AdamConfig { beta1, beta2, eps } = self.config;
         self.step += 1;
         let bias_correction1 = 1.0 - beta1.powi(self.step as i32);
         let bias_correction2_sqrt = (1.0 - beta2.powi(self.step as i32)).sqrt();
-        let step_size = lr / bias_correction1;
         tch::no_grad(|| {
-            for (_, p, m, v) in &mut self.params {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
-                }
-                let _ = m.lerp_(&g, 1.0 - beta1);
-                *v *= beta2;
-                *v += &g * &g * (1.0 - beta2);
-                let denom = (v.sqrt() / bias_correction2_sqrt) + eps;
-                *p -= &*m / denom * step_size;
+            let mut norm = f64::NAN;
+            if let Some(max_norm) = max_grad_norm {
+                let total = g.norm();
+                g *= (max_norm / (&total + 1e-6)).clamp_max(1.0);
+                norm = total.double_value(&[]);
             }
-        });
+            let _ = self.m.lerp_(&g, 1.0 - beta1);
+            self.v *= beta2;
+            self.v += g.square() * (1.0 - beta2);
+            let denom = self.v.sqrt() / bias_correction2_sqrt + eps;
+            self.flat -= &self.m / denom * (lr / bias_correction1);
+            norm
+        })
     }
 
-    /// State tensors named `m.<param>` and `v.<param>`, plus the step count, for checkpoints.
+    /// Optimizer state for checkpoints: `m`, `v` (flat) and the step count.
     pub fn state(&self) -> (Vec<(String, Tensor)>, i64) {
-        let mut tensors = Vec::new();
-        for (name, _, m, v) in &self.params {
-            tensors.push((format!("m.{name}"), m.shallow_clone()));
-            tensors.push((format!("v.{name}"), v.shallow_clone()));
-        }
-        (tensors, self.step)
+        (vec![("m".into(), self.m.shallow_clone()), ("v".into(), self.v.shallow_clone())], self.step)
     }
 
-    /// Restores the state saved by [`Adam::state`]; every moment must be present with the parameter's shape.
+    /// Restores what [`Adam::state`] saved, for the same network.
     pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: i64) -> Result<(), String> {
-        for (name, p, m, v) in &mut self.params {
-            for (prefix, dst) in [("m", &mut *m), ("v", &mut *v)] {
-                let key = format!("{prefix}.{name}");
-                let src = tensors.get(&key).ok_or_else(|| format!("optimizer state `{key}` missing"))?;
-                if src.size() != p.size() {
-                    return Err(format!("optimizer state `{key}` has shape {:?}, expected {:?}", src.size(), p.size()));
-                }
-                tch::no_grad(|| dst.copy_(src));
+        for (key, dst) in [("m", &mut self.m), ("v", &mut self.v)] {
+            let src = tensors.get(key).ok_or_else(|| format!("optimizer state `{key}` missing"))?;
+            if src.size() != dst.size() {
+                return Err(format!("optimizer state `{key}` has shape {:?}, expected {:?}", src.size(), dst.size()));
             }
+            tch::no_grad(|| dst.copy_(src));
         }
         self.step = step;
         Ok(())
     }
 }
 
-/// Scales gradients so their global L2 norm is at most `max_norm` (PyTorch's `clip_grad_norm_`); returns the norm
-/// before clipping.
-pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> f64 {
-    tch::no_grad(|| {
-        let grads: Vec<Tensor> = params.iter().map(|p| p.grad()).filter(|g| g.defined()).collect();
-        if grads.is_empty() {
-            return 0.0;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two updates of a tiny linear model, against `torch.nn.utils.clip_grad_norm_` + `torch.optim.Adam` (PyTorch
+    /// 2.11.0, script `models/tests/reference_adam.py`: w = [0.6999967, -0.8000025], norms 25, 18.0001).
+    #[test]
+    fn clipping_and_updates_match_pytorch() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var("w", &[2], nn::Init::Const(0.0));
+        tch::no_grad(|| w.shallow_clone().copy_(&Tensor::from_slice(&[0.5f32, -1.0])));
+        let mut adam = Adam::new(&vs, AdamConfig { eps: 1e-5, ..Default::default() });
+        let x = Tensor::from_slice(&[3.0f32, 4.0]);
+        let mut norms = vec![];
+        for step in 0..2 {
+            let loss = (&w * &x).sum(Kind::Float).square(); // grad = 2 (w.x) x
+                                                            // Both ways of computing gradients give the same update.
+            if step == 0 {
+                adam.zero_grad();
+                loss.backward();
+                norms.push(adam.step(0.1, Some(1.0)));
+            } else {
+                norms.push(adam.backward_step(&loss, 0.1, Some(1.0)));
+            }
         }
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
-        let total = Tensor::stack(&norms, 0).norm();
-        let coef = (max_norm / (&total + 1e-6)).clamp_max(1.0);
-        for g in &grads {
-            let mut g = g.shallow_clone();
-            g *= &coef;
-        }
-        total.double_value(&[])
-    })
+        let got = Vec::<f32>::try_from(&w.detach()).unwrap();
+        let want = [0.6999967f32, -0.8000025];
+        assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?} vs {want:?}");
+        assert!((norms[0] - 25.0).abs() < 1e-4 && (norms[1] - 18.0001).abs() < 1e-3, "{norms:?}");
+    }
 }
