@@ -55,31 +55,45 @@ impl ActionDist {
     }
 
     /// Draws one action per row with `rng`: inverse-CDF on the probabilities, or mean + std * N(0, 1).
+    /// (B, 1) for Categorical, (B, d) for Gaussian, as floats.
     pub fn sample<R: Rng>(&self, rng: &mut R) -> Tensor {
+        let (actions, _) = self.sample_with_log_prob(rng);
+        let (device, width) = match self {
+            ActionDist::Categorical { logits } => (logits.device(), 1),
+            ActionDist::DiagGaussian { mean, .. } => (mean.device(), mean.size()[1]),
+        };
+        Tensor::from_slice(&actions).reshape([-1, width]).to_device(device)
+    }
+
+    /// Samples like [`ActionDist::sample`] and returns, on the CPU, the actions `[B * action_len]` and their
+    /// log-probabilities `[B]`: what a rollout step needs, with as few tensor operations as possible (for
+    /// Categorical, one `log_softmax` and one copy).
+    pub fn sample_with_log_prob<R: Rng>(&self, rng: &mut R) -> (Vec<f32>, Vec<f32>) {
+        let to_vec = |t: &Tensor| Vec::<f32>::try_from(t.to_device(tch::Device::Cpu).reshape([-1])).expect("floats");
         match self {
             ActionDist::Categorical { logits } => {
-                let probs = logits.softmax(-1, Kind::Double).to_device(tch::Device::Cpu);
-                let (rows, n) = (probs.size()[0], probs.size()[1] as usize);
-                let probs = Vec::<f64>::try_from(probs.reshape([-1])).expect("f64 probabilities");
-                let picks: Vec<f32> = probs
+                let n = logits.size()[1] as usize;
+                to_vec(&logits.log_softmax(-1, Kind::Float))
                     .chunks(n)
-                    .map(|p| {
+                    .map(|row| {
                         let u: f64 = rng.random();
                         let mut acc = 0.0;
-                        p.iter()
-                            .position(|&pi| {
-                                acc += pi;
+                        let pick = row
+                            .iter()
+                            .position(|&lp| {
+                                acc += (lp as f64).exp();
                                 u < acc
                             })
-                            .unwrap_or(n - 1) as f32
+                            .unwrap_or(n - 1);
+                        (pick as f32, row[pick])
                     })
-                    .collect();
-                Tensor::from_slice(&picks).reshape([rows, 1]).to_device(logits.device())
+                    .unzip()
             }
             ActionDist::DiagGaussian { mean, log_std } => {
                 let noise: Vec<f32> = (0..mean.numel()).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
                 let noise = Tensor::from_slice(&noise).reshape(mean.size()).to_device(mean.device());
-                mean + log_std.exp() * noise
+                let actions = mean + log_std.exp() * noise;
+                (to_vec(&actions), to_vec(&self.log_prob(&actions)))
             }
         }
     }

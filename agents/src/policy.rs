@@ -41,7 +41,7 @@ impl Default for PolicyConfig {
 
 enum Body {
     Mlp { pi: Mlp, vf: Mlp },
-    Cnn(NatureCnn),
+    Cnn(Box<NatureCnn>),
 }
 
 /// What the action head produces.
@@ -99,7 +99,7 @@ impl ActorCritic {
                 (Body::Mlp { pi, vf }, p, v)
             }
             [channels, 84, 84] => (
-                Body::Cnn(NatureCnn::new(&(&root / "cnn"), *channels, gain(sqrt2))),
+                Body::Cnn(Box::new(NatureCnn::new(&(&root / "cnn"), *channels, gain(sqrt2)))),
                 NatureCnn::FEATURES,
                 NatureCnn::FEATURES,
             ),

@@ -44,7 +44,8 @@ pub struct PpoConfig {
     pub total_timesteps: u64,
     /// auto, cpu or cuda (default auto).
     pub device: DeviceChoice,
-    /// LibTorch intra-op threads; 0 keeps LibTorch's default (default 0).
+    /// LibTorch intra-op threads; 0 = auto (default): 1 for MLP policies on the CPU, whose tiny operations only
+    /// pay threading overhead, LibTorch's default (one per core) otherwise.
     pub torch_threads: usize,
     /// Normalize observations with running statistics shared by all envs (SB3 VecNormalize; default false).
     pub normalize_obs: bool,
@@ -158,7 +159,7 @@ impl PpoConfig {
                 }
             }
         }
-        if !(self.max_grad_norm > 0.0) || self.ent_coef < 0.0 || self.vf_coef < 0.0 {
+        if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 || self.ent_coef < 0.0 || self.vf_coef < 0.0 {
             return bad("max_grad_norm must be positive; ent_coef and vf_coef non-negative".into());
         }
         if self.total_timesteps == 0 {
@@ -295,7 +296,7 @@ where
         let obs_len = env.single_observation_space().flat_dim();
         let buffer = RolloutBuffer::new(config.n_steps, config.n_envs, obs_len, policy.action_kind.action_len());
         let last_obs = env.reset(Some(config.seed))?.obs.clone();
-        let rng = rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0x5eed_0f_990);
+        let rng = rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0x5EED_0F99);
         let next_checkpoint = config.checkpoint_interval;
         Ok(Ppo {
             last_episode_starts: vec![true; config.n_envs],
@@ -359,13 +360,9 @@ where
             let obs = self.obs_tensor(&self.last_obs, n as i64);
             let (actions, values, log_probs) = tch::no_grad(|| {
                 let (dist, values) = self.policy.forward(&obs);
-                let actions = dist.sample(&mut self.rng); // (n, action_len) floats
-                let log_probs = dist.log_prob(&actions);
-                (actions, values, log_probs)
+                let (actions, log_probs) = dist.sample_with_log_prob(&mut self.rng); // [n * action_len], [n]
+                (actions, to_vec_f32(&values), log_probs)
             });
-            let actions = to_vec_f32(&actions);
-            let values = to_vec_f32(&values);
-            let log_probs = to_vec_f32(&log_probs);
 
             // Gaussian actions go to the env unclipped: the env clips to its bounds (SB3 clips before stepping;
             // the buffer keeps the unclipped sample either way, so the log-prob stays exact).

@@ -86,11 +86,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     eprintln!(
         "training {algo} on {env_id} (preset {}) on {}, logging to {}",
         preset.as_deref().unwrap_or("none"),
-        device::name(config.device.resolve()?),
+        device::name(device),
         run_dir.display()
     );
-
-    let env = make_vec_env(&env_spec(&config))?;
     let mut agent = Ppo::new(config, env)?;
     let mut logger = Logger::new(Some(&run_dir), agent.config.total_timesteps, show_progress, None)?;
     train_and_summarize(&mut agent, &mut logger, &run_dir)

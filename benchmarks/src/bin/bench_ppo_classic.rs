@@ -117,7 +117,10 @@ fn binned(runs: &[RunResult], total: f64, bins: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn plot(path: &Path, panels: &[(String, f64, Vec<(f64, f64)>, Vec<(f64, f64)>)]) -> Result<()> {
+/// One env's learning curves: (env id, step budget, rlx curve, SB3 curve).
+type Panel = (String, f64, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+fn plot(path: &Path, panels: &[Panel]) -> Result<()> {
     let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
         .context("the plot needs the DejaVu Sans font (Debian: apt-get install fonts-dejavu-core)")?;
     plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
@@ -218,6 +221,7 @@ fn main() -> Result<()> {
         )?;
         panels.push((env.clone(), total, binned(&rlx_runs, total, 40), binned(&sb3_runs, total, 40)));
     }
+    let v = |k: &str| versions[k].as_str().unwrap_or("?").to_string();
     writeln!(md, "# PPO: rlx vs Stable-Baselines3, same rl-zoo3 presets\n")?;
     writeln!(
         md,
@@ -226,7 +230,7 @@ fn main() -> Result<()> {
         args.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
         today()
     )?;
-    writeln!(md, "Machine: {}. Peer: Stable-Baselines3 {}, PyTorch {} ({} threads), Gymnasium {}; rlx on the same LibTorch, `--device cpu`.", machine(), versions["stable_baselines3"], versions["torch"], versions["torch_threads"], versions["gymnasium"])?;
+    writeln!(md, "Machine: {}. Peer: Stable-Baselines3 {}, PyTorch {} ({} threads), Gymnasium {}; rlx on the same LibTorch, `--device cpu`.", machine(), v("stable_baselines3"), v("torch"), versions["torch_threads"], v("gymnasium"))?;
     writeln!(md, "Both train each seed on the preset's full budget (presets/ppo/<env>.toml, which the SB3 script reads too), one after the other. Wall-clock is the training loop only (SB3: `model.learn`; rlx: `Ppo::learn`). Evaluation: 10 deterministic episodes of the final policy on a separately seeded env (normalization statistics frozen), then mean +- std over seeds (per-seed means in parentheses).\n")?;
     writeln!(md, "| env | framework | wall-clock s | SPS | eval return | speed-up |")?;
     writeln!(md, "|---|---|---:|---:|---|---:|")?;
