@@ -168,7 +168,8 @@ impl PpoConfig {
         Ok(())
     }
 
-    fn policy(&self) -> PolicyConfig {
+    /// The policy network's settings.
+    pub fn policy(&self) -> PolicyConfig {
         PolicyConfig {
             net_arch_pi: self.net_arch_pi.clone(),
             net_arch_vf: self.net_arch_vf.clone(),

@@ -6,10 +6,12 @@
 //! - [`make`]: Gymnasium ids (`CartPole-v1`, ...) to envs wrapped in their `TimeLimit`.
 //! - [`classic`]: the five classic-control envs, numerically identical to Gymnasium (checked by the parity test).
 //! - [`wrappers`]: TimeLimit, RecordEpisodeStatistics, normalization, action clipping/rescaling, frame stacking.
+//! - [`atari`]: Atari games through ALE with SB3's preprocessing built in ([`atari::make_atari`]).
 //! - [`vector`]: [`SyncVecEnv`](vector::SyncVecEnv) and the EnvPool-style [`ThreadedVecEnv`](vector::ThreadedVecEnv).
 //!
 //! This crate does not depend on tch.
 
+pub mod atari;
 pub mod classic;
 pub(crate) mod env;
 pub mod error;

@@ -56,7 +56,16 @@ pub fn registered_ids() -> impl Iterator<Item = &'static str> {
 
 /// The spec of a registered id, or `UnknownEnv` with the closest ids.
 pub fn spec(id: &str) -> Result<&'static EnvSpec> {
-    CLASSIC_CONTROL.iter().find(|s| s.id == id).ok_or_else(|| unknown_env(id, registered_ids()))
+    if let Some(spec) = CLASSIC_CONTROL.iter().find(|s| s.id == id) {
+        return Ok(spec);
+    }
+    if crate::atari::looks_like_atari(id) {
+        crate::atari::parse_id(id)?; // unknown game: the error lists close Atari ids
+        return Err(EnvError::Unsupported(format!(
+            "`{id}` is an Atari env with uint8 frames: make it with rlx_envs::atari::make_atari"
+        )));
+    }
+    Err(unknown_env(id, registered_ids()))
 }
 
 /// Gymnasium's `gymnasium.make(id)`: the env wrapped in `TimeLimit(max_episode_steps)`.

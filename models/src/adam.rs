@@ -69,27 +69,22 @@ impl Adam {
     pub fn backward_step(&mut self, loss: &Tensor, lr: f64, max_grad_norm: Option<f64>) -> f64 {
         let params: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
         let grads = Tensor::run_backward(&[loss], &params, false, false);
-        let grads: Vec<Tensor> = grads
-            .iter()
-            .zip(&params)
-            .map(|(g, p)| {
-                if g.defined() {
-                    g.reshape([-1])
-                } else {
-                    Tensor::zeros([p.numel() as i64], (Kind::Float, p.device()))
-                }
-            })
-            .collect();
-        self.apply(Tensor::cat(&grads, 0), lr, max_grad_norm)
+        let g = self.flatten(grads);
+        self.apply(g, lr, max_grad_norm)
     }
 
     /// One step from the gradients accumulated in `.grad` by `loss.backward()` (see [`Adam::zero_grad`]).
     pub fn step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> f64 {
-        let grads: Vec<Tensor> = self
-            .params
-            .iter()
-            .map(|(_, p)| {
-                let g = p.grad();
+        let g = self.flatten(self.params.iter().map(|(_, p)| p.grad()));
+        self.apply(g, lr, max_grad_norm)
+    }
+
+    /// (P,) per-parameter gradients (in parameter order) concatenated; zeros where a parameter got none.
+    fn flatten(&self, grads: impl IntoIterator<Item = Tensor>) -> Tensor {
+        let flat: Vec<Tensor> = grads
+            .into_iter()
+            .zip(&self.params)
+            .map(|(g, (_, p))| {
                 if g.defined() {
                     g.reshape([-1])
                 } else {
@@ -97,7 +92,7 @@ impl Adam {
                 }
             })
             .collect();
-        self.apply(Tensor::cat(&grads, 0), lr, max_grad_norm)
+        Tensor::cat(&flat, 0)
     }
 
     /// Clips the gradients to global L2 norm `max_grad_norm` (when given, as `clip_grad_norm_`) and applies one

@@ -4,7 +4,7 @@ use crate::train::{read_config, CHECKPOINT_FILE};
 use anyhow::{bail, Context, Result};
 use rlx_agents::checkpoint;
 use rlx_agents::device::DeviceChoice;
-use rlx_agents::policy::{ActionKind, ActorCritic, PolicyConfig};
+use rlx_agents::policy::{ActionKind, ActorCritic};
 use rlx_agents::ppo::load_policy_weights;
 use rlx_envs::make;
 use rlx_envs::vector::{Actions, SyncVecEnv, VecEnv, VecNormalize, VecNormalizeConfig, VecNormalizeState};
@@ -27,15 +27,8 @@ pub fn run(
     let device = device.resolve()?;
 
     let env = SyncVecEnv::from_fn(1, |_| Ok(RecordEpisodeStatistics::new(make(&config.env_id)?)))?;
-    let policy_config = PolicyConfig {
-        net_arch_pi: config.net_arch_pi.clone(),
-        net_arch_vf: config.net_arch_vf.clone(),
-        activation: config.activation,
-        ortho_init: config.ortho_init,
-        log_std_init: config.log_std_init,
-    };
     let mut policy =
-        ActorCritic::new(env.single_observation_space(), env.single_action_space(), &policy_config, device)?;
+        ActorCritic::new(env.single_observation_space(), env.single_action_space(), &config.policy(), device)?;
     load_policy_weights(&mut policy, &loaded.tensors)
         .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", path.display()))?;
 

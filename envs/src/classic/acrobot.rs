@@ -166,8 +166,7 @@ impl Env for Acrobot {
     }
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        let saved: ([f64; 4], bool, RngText) = from_snapshot("Acrobot", snapshot)?;
-        let (state, needs_reset, rng) = saved;
+        let (state, needs_reset, rng): ([f64; 4], bool, RngText) = from_snapshot("Acrobot", snapshot)?;
         (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }

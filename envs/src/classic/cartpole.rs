@@ -132,8 +132,8 @@ impl Env for CartPole {
     }
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        let saved: ([f64; 4], Option<u32>, bool, RngText) = from_snapshot("CartPole", snapshot)?;
-        let (state, steps_beyond_terminated, needs_reset, rng) = saved;
+        let (state, steps_beyond_terminated, needs_reset, rng): ([f64; 4], Option<u32>, bool, RngText) =
+            from_snapshot("CartPole", snapshot)?;
         (self.state, self.steps_beyond_terminated, self.needs_reset, self.rng) =
             (state, steps_beyond_terminated, needs_reset, rng.rng()?);
         Ok(())

@@ -110,8 +110,7 @@ impl Env for MountainCar {
     }
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        let saved: ([f64; 2], bool, RngText) = from_snapshot("MountainCar", snapshot)?;
-        let (state, needs_reset, rng) = saved;
+        let (state, needs_reset, rng): ([f64; 2], bool, RngText) = from_snapshot("MountainCar", snapshot)?;
         (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }
@@ -250,8 +249,8 @@ impl Env for MountainCarContinuous {
     }
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        let saved: ([f64; 2], bool, bool, RngText) = from_snapshot("MountainCarContinuous", snapshot)?;
-        let (state, state_is_f32, needs_reset, rng) = saved;
+        let (state, state_is_f32, needs_reset, rng): ([f64; 2], bool, bool, RngText) =
+            from_snapshot("MountainCarContinuous", snapshot)?;
         (self.state, self.state_is_f32, self.needs_reset, self.rng) = (state, state_is_f32, needs_reset, rng.rng()?);
         Ok(())
     }

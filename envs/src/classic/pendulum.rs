@@ -111,8 +111,7 @@ impl Env for Pendulum {
     }
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        let saved: ([f64; 2], bool, RngText) = from_snapshot("Pendulum", snapshot)?;
-        let (state, needs_reset, rng) = saved;
+        let (state, needs_reset, rng): ([f64; 2], bool, RngText) = from_snapshot("Pendulum", snapshot)?;
         (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }

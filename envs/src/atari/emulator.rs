@@ -1,0 +1,177 @@
+//! A safe handle on one ALE 0.6 emulator (`ale-sys`).
+//!
+//! ALE's C API has two traps this module keeps closed: `loadROM` calls `exit(1)` on a ROM it does not know (so only
+//! bundled ROMs, written under their canonical file names, are ever loaded), and `getString` returns a dangling
+//! pointer (never called). Settings are always set explicitly before `loadROM`, since ALE 0.6 defaults to sticky
+//! actions and a clock-based seed. The handle is a raw pointer, so it is neither `Send` nor `Sync`: vector envs
+//! build each emulator in the thread that steps it.
+
+use crate::error::{EnvError, Result};
+use ale::BundledRom;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+/// The usual Atari screen; ALE 0.6 reports a taller one for a few games (from Stella's per-ROM display
+/// properties), so buffers are sized from [`Emulator::screen_shape`], never from these.
+pub const SCREEN_HEIGHT: usize = 210;
+pub const SCREEN_WIDTH: usize = 160;
+
+/// Emulator settings applied before the ROM is loaded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmulatorSettings {
+    /// Probability that the previous action is repeated instead of the new one (0 for v4 ids, 0.25 for v5).
+    pub repeat_action_probability: f32,
+    /// ALE's seed; must be positive (ALE 0.6 draws a clock seed for 0).
+    pub random_seed: i32,
+    /// Use the full 18-action set instead of the game's minimal set.
+    pub full_action_space: bool,
+}
+
+pub struct Emulator {
+    ptr: *mut ale_sys::ALEInterface,
+    /// ALE action codes; the env's action `i` is `actions[i]`.
+    pub actions: Vec<i32>,
+    /// Screen height and width of the loaded game.
+    height: usize,
+    width: usize,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from ALE_new and is deleted once.
+        unsafe { ale_sys::ALE_del(self.ptr) }
+    }
+}
+
+fn silence_banner() {
+    static ONCE: Once = Once::new();
+    // ALE's logger: 0 info, 1 warning, 2 error. The welcome banner is info.
+    ONCE.call_once(|| unsafe { ale_sys::setLoggerMode(2) });
+}
+
+impl Emulator {
+    pub fn new(rom: &BundledRom, settings: EmulatorSettings) -> Result<Self> {
+        if settings.random_seed <= 0 {
+            return Err(EnvError::InvalidConfig(format!(
+                "ALE random_seed must be positive, got {}",
+                settings.random_seed
+            )));
+        }
+        if !(0.0..=1.0).contains(&settings.repeat_action_probability) {
+            return Err(EnvError::InvalidConfig(format!(
+                "repeat_action_probability must be in [0, 1], got {}",
+                settings.repeat_action_probability
+            )));
+        }
+        silence_banner();
+        // SAFETY: ALE_new returns a fresh interface or null.
+        let ptr = unsafe { ale_sys::ALE_new() };
+        if ptr.is_null() {
+            return Err(EnvError::Unsupported("ALE could not create an emulator".into()));
+        }
+        let mut emulator = Emulator { ptr, actions: Vec::new(), height: 0, width: 0 };
+        emulator.set_int("random_seed", settings.random_seed);
+        emulator.set_float("repeat_action_probability", settings.repeat_action_probability);
+        emulator.set_int("frame_skip", 1); // skipping and max-pooling happen in Rust
+        emulator.set_int("max_num_frames_per_episode", 0); // the frame cap is a truncation, handled in Rust
+        emulator.set_bool("color_averaging", false);
+        emulator.load(rom)?;
+        emulator.actions =
+            if settings.full_action_space { emulator.legal_actions() } else { emulator.minimal_actions() };
+        // SAFETY: a ROM is loaded.
+        emulator.height = unsafe { ale_sys::getScreenHeight(ptr) } as usize;
+        emulator.width = unsafe { ale_sys::getScreenWidth(ptr) } as usize;
+        Ok(emulator)
+    }
+
+    fn key(name: &str) -> CString {
+        CString::new(name).expect("setting names have no NUL")
+    }
+    fn set_int(&mut self, key: &str, value: i32) {
+        unsafe { ale_sys::setInt(self.ptr, Self::key(key).as_ptr(), value) }
+    }
+    fn set_float(&mut self, key: &str, value: f32) {
+        unsafe { ale_sys::setFloat(self.ptr, Self::key(key).as_ptr(), value) }
+    }
+    fn set_bool(&mut self, key: &str, value: bool) {
+        unsafe { ale_sys::setBool(self.ptr, Self::key(key).as_ptr(), value) }
+    }
+
+    /// Writes the bundled ROM under its canonical name (ALE 0.6 picks the game's settings by file name) into a
+    /// private temporary folder, loads it, and removes the folder.
+    fn load(&mut self, rom: &BundledRom) -> Result<()> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rlx-rom-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let io = |e: std::io::Error| EnvError::Unsupported(format!("cannot write the ROM to {}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let path = dir.join(rom.filename());
+        std::fs::write(&path, rom.data()).map_err(io)?;
+        let c_path = CString::new(path.to_string_lossy().into_owned()).expect("temp paths have no NUL");
+        // SAFETY: a bundled ROM under its canonical name: loadROM accepts it (it would exit(1) on an unknown ROM).
+        unsafe { ale_sys::loadROM(self.ptr, c_path.as_ptr()) };
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    /// Reloads the ROM with a new seed (ALE reads its seed when a ROM is loaded), as ale-py's `seed` does.
+    pub fn reseed(&mut self, rom: &BundledRom, random_seed: i32) -> Result<()> {
+        self.set_int("random_seed", random_seed);
+        self.load(rom)
+    }
+
+    fn minimal_actions(&mut self) -> Vec<i32> {
+        let n = unsafe { ale_sys::getMinimalActionSize(self.ptr) } as usize;
+        let mut actions = vec![0; n];
+        unsafe { ale_sys::getMinimalActionSet(self.ptr, actions.as_mut_ptr()) };
+        actions
+    }
+
+    fn legal_actions(&mut self) -> Vec<i32> {
+        let n = unsafe { ale_sys::getLegalActionSize(self.ptr) } as usize;
+        let mut actions = vec![0; n];
+        unsafe { ale_sys::getLegalActionSet(self.ptr, actions.as_mut_ptr()) };
+        actions
+    }
+
+    /// Emulates one frame with ALE action code `code`; returns the reward.
+    #[inline]
+    pub fn act(&mut self, code: i32) -> i32 {
+        unsafe { ale_sys::act(self.ptr, code) }
+    }
+    #[inline]
+    pub fn game_over(&mut self) -> bool {
+        unsafe { ale_sys::game_over(self.ptr) }
+    }
+    pub fn reset_game(&mut self) {
+        unsafe { ale_sys::reset_game(self.ptr) }
+    }
+    #[inline]
+    pub fn lives(&mut self) -> u32 {
+        unsafe { ale_sys::lives(self.ptr) }.max(0) as u32
+    }
+    #[inline]
+    pub fn episode_frame_number(&mut self) -> u64 {
+        unsafe { ale_sys::getEpisodeFrameNumber(self.ptr) }.max(0) as u64
+    }
+    /// `(height, width)` of the screen (210 x 160 for most games).
+    pub fn screen_shape(&self) -> (usize, usize) {
+        (self.height, self.width)
+    }
+
+    /// ALE's grayscale screen (its palette's luminance) into `out`: `[height * width]`.
+    #[inline]
+    pub fn grayscale(&mut self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.height * self.width, "screen buffer size");
+        unsafe { ale_sys::getScreenGrayscale(self.ptr, out.as_mut_ptr()) }
+    }
+    /// The RGB screen into `out`: `[height * width * 3]`, for rendering.
+    pub fn rgb(&mut self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.height * self.width * 3, "screen buffer size");
+        unsafe { ale_sys::getScreenRGB(self.ptr, out.as_mut_ptr()) }
+    }
+}

@@ -1,0 +1,389 @@
+//! One Atari game with SB3's `AtariWrapper` chain built in:
+//! `NoopReset(30) -> MaxAndSkip(4) -> EpisodicLife -> FireReset -> 84x84 grayscale (area) -> ClipReward`, then a
+//! frame stack of 4. Each step of the chain follows SB3's code path exactly (which frames are grabbed and when,
+//! what a life-loss reset does), with two documented choices: the grayscale frame is ALE's own (as Gymnasium's
+//! `AtariPreprocessing` and EnvPool use) rather than OpenCV's RGB-to-gray, and the stack is padded with the reset
+//! frame (Gymnasium's `FrameStackObservation`) rather than zeros.
+
+use super::emulator::{Emulator, EmulatorSettings};
+use super::resize::AreaResize;
+use crate::env::{entropy_rng, seeded_rng, Action, Env, EnvRng, EpisodeStats, Info, Step};
+use crate::error::{EnvError, Result};
+use crate::space::{DType, Space};
+use ale::BundledRom;
+use rand::Rng;
+
+/// ALE's action code for FIRE.
+const FIRE: i32 = 1;
+
+/// How an Atari env is built. Defaults: SB3's `AtariWrapper` + frame stack 4 on a `NoFrameskip-v4` game.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AtariConfig {
+    /// Frames per agent step (the action repeats); the observation is the max of the last two frames (4).
+    pub frame_skip: u32,
+    /// Sticky actions inside ALE: the previous action repeats with this probability (0.0; 0.25 for v5 ids).
+    pub repeat_action_probability: f32,
+    /// After a real reset, a random number in 1..=noop_max of no-op frames; 0 = none (30).
+    pub noop_max: u32,
+    /// A life loss ends the agent's episode; the game itself resets only at game over (true).
+    pub episodic_life: bool,
+    /// Press FIRE (then action 2) after every reset, for games whose action 1 is FIRE (true).
+    pub fire_reset: bool,
+    /// Rewards are clipped to their sign; the raw game score is reported in `info.episode` (true).
+    pub clip_reward: bool,
+    /// Side of the square grayscale frame (84).
+    pub screen_size: usize,
+    /// Frames stacked in an observation, oldest first (4).
+    pub frame_stack: usize,
+    /// All 18 ALE actions instead of the game's minimal set (false).
+    pub full_action_space: bool,
+    /// Emulator frames after which an episode is truncated: 108,000 = 30 minutes at 60 Hz (108000).
+    pub max_episode_frames: u64,
+}
+
+impl Default for AtariConfig {
+    fn default() -> Self {
+        AtariConfig {
+            frame_skip: 4,
+            repeat_action_probability: 0.0,
+            noop_max: 30,
+            episodic_life: true,
+            fire_reset: true,
+            clip_reward: true,
+            screen_size: 84,
+            frame_stack: 4,
+            full_action_space: false,
+            max_episode_frames: 108_000,
+        }
+    }
+}
+
+impl AtariConfig {
+    /// `<Game>NoFrameskip-v4`: no sticky actions, SB3's chain.
+    pub fn no_frameskip_v4() -> Self {
+        AtariConfig::default()
+    }
+
+    /// `ALE/<Game>-v5`: sticky actions 0.25 (Machado et al. 2018), frame skip 4, SB3's chain otherwise.
+    pub fn v5() -> Self {
+        AtariConfig { repeat_action_probability: 0.25, ..AtariConfig::default() }
+    }
+
+    /// Gymnasium's `AtariPreprocessing` defaults without noops (what the parity test compares against): frame skip
+    /// 4 with max-pooling, 84x84 grayscale, no life loss, no FIRE, no clipping, no stack.
+    pub fn gymnasium_preprocessing() -> Self {
+        AtariConfig {
+            noop_max: 0,
+            episodic_life: false,
+            fire_reset: false,
+            clip_reward: false,
+            frame_stack: 1,
+            ..AtariConfig::default()
+        }
+    }
+
+    /// Raw emulation: one frame per step, full 210x160 grayscale screen, nothing else.
+    pub fn raw() -> Self {
+        AtariConfig {
+            frame_skip: 1,
+            noop_max: 0,
+            episodic_life: false,
+            fire_reset: false,
+            clip_reward: false,
+            screen_size: 0,
+            frame_stack: 1,
+            ..AtariConfig::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.frame_skip == 0 || self.frame_stack == 0 {
+            return Err("frame_skip and frame_stack must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.repeat_action_probability) {
+            return Err(format!("repeat_action_probability = {} must be in [0, 1]", self.repeat_action_probability));
+        }
+        if self.screen_size > 160 {
+            return Err(format!(
+                "screen_size = {} is larger than the screen; 0 keeps the full frame",
+                self.screen_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// `(height, width)` of one frame of the observation, for a game whose screen is `screen`.
+    fn frame_shape(&self, screen: (usize, usize)) -> (usize, usize) {
+        if self.screen_size == 0 {
+            screen
+        } else {
+            (self.screen_size, self.screen_size)
+        }
+    }
+}
+
+/// An Atari game with its preprocessing; observations are `[frame_stack, H, W]` uint8 grayscale frames.
+pub struct AtariEnv {
+    pub game: &'static str,
+    rom: &'static BundledRom,
+    config: AtariConfig,
+    emulator: Emulator,
+    /// Draws the no-op counts.
+    rng: EnvRng,
+    has_fire: bool,
+    /// Lives at the last step (EpisodicLife).
+    lives: u32,
+    /// The last step ended the game itself (not only a life).
+    was_real_done: bool,
+    needs_reset: bool,
+    /// The last two raw frames of a skip (MaxAndSkip's buffer) and their max: `[screen height * width]` each.
+    frames: [Vec<u8>; 2],
+    latest: Vec<u8>,
+    resize: Option<AreaResize>,
+    /// Ring of preprocessed frames `[k, H * W]`; `head` is the oldest.
+    stack: Vec<u8>,
+    head: usize,
+    /// Raw score and agent steps of the current game (across lives).
+    game_return: f64,
+    game_steps: u64,
+    observation_space: Space,
+    action_space: Space,
+}
+
+/// A positive ALE seed from an env seed (ALE 0.6 treats 0 as "seed from the clock").
+fn ale_seed(seed: u64) -> i32 {
+    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+    (mixed % (i32::MAX as u64 - 1)) as i32 + 1
+}
+
+impl AtariEnv {
+    pub fn new(game: &'static str, rom: &'static BundledRom, config: AtariConfig) -> Result<Self> {
+        config.validate().map_err(EnvError::InvalidConfig)?;
+        let settings = EmulatorSettings {
+            repeat_action_probability: config.repeat_action_probability,
+            random_seed: ale_seed(0),
+            full_action_space: config.full_action_space,
+        };
+        let emulator = Emulator::new(rom, settings)?;
+        let has_fire = emulator.actions.len() >= 3 && emulator.actions[1] == FIRE;
+        let (screen_h, screen_w) = emulator.screen_shape();
+        let screen = screen_h * screen_w;
+        let (h, w) = config.frame_shape((screen_h, screen_w));
+        let resize = (config.screen_size > 0).then(|| AreaResize::new(screen_h, screen_w, h, w));
+        let observation_space = Space::box_uniform(0.0, 255.0, vec![config.frame_stack, h, w], DType::U8);
+        let action_space = Space::discrete(emulator.actions.len() as i64);
+        Ok(AtariEnv {
+            game,
+            rom,
+            stack: vec![0; config.frame_stack * h * w],
+            config,
+            emulator,
+            rng: entropy_rng(),
+            has_fire,
+            lives: 0,
+            was_real_done: true,
+            needs_reset: true,
+            frames: [vec![0; screen], vec![0; screen]],
+            latest: vec![0; screen],
+            resize,
+            head: 0,
+            game_return: 0.0,
+            game_steps: 0,
+            observation_space,
+            action_space,
+        })
+    }
+
+    pub fn config(&self) -> &AtariConfig {
+        &self.config
+    }
+
+    /// `(height, width)` of the game's screen (210 x 160 for most games).
+    pub fn screen_shape(&self) -> (usize, usize) {
+        self.emulator.screen_shape()
+    }
+
+    /// The current screen in RGB, `[height * width * 3]` (rendering, and the raw-frame parity test).
+    pub fn render_rgb(&mut self, out: &mut [u8]) {
+        self.emulator.rgb(out);
+    }
+
+    /// Remaining lives as ALE reports them.
+    pub fn lives(&mut self) -> u32 {
+        self.emulator.lives()
+    }
+
+    fn game_ended(&mut self) -> (bool, bool) {
+        let game_over = self.emulator.game_over();
+        let truncated = !game_over && self.emulator.episode_frame_number() >= self.config.max_episode_frames;
+        (game_over, truncated)
+    }
+
+    /// The current screen becomes the latest frame (what a reset or a single raw step observes).
+    fn grab_latest(&mut self) {
+        self.emulator.grayscale(&mut self.latest);
+    }
+
+    /// One emulator frame (the raw env's step, below MaxAndSkip), for no-ops.
+    fn raw_frame(&mut self, code: i32) -> (i64, bool, bool) {
+        let reward = self.emulator.act(code) as i64;
+        self.grab_latest();
+        let (game_over, truncated) = self.game_ended();
+        (reward, game_over, truncated)
+    }
+
+    /// SB3's `MaxAndSkipEnv.step`: repeats the action, grabs the last two frames before checking for the end (as
+    /// SB3 does), and leaves their max in `latest`.
+    fn skip_step(&mut self, code: i32) -> (i64, bool, bool) {
+        let skip = self.config.frame_skip as usize;
+        let (mut reward, mut ended) = (0, (false, false));
+        for i in 0..skip {
+            reward += self.emulator.act(code) as i64;
+            if i + 2 == skip {
+                self.emulator.grayscale(&mut self.frames[0]);
+            } else if i + 1 == skip {
+                self.emulator.grayscale(&mut self.frames[1]);
+            }
+            ended = self.game_ended();
+            if ended.0 || ended.1 {
+                break;
+            }
+        }
+        if skip == 1 {
+            self.latest.copy_from_slice(&self.frames[1]);
+        } else {
+            for ((out, a), b) in self.latest.iter_mut().zip(&self.frames[0]).zip(&self.frames[1]) {
+                *out = (*a).max(*b);
+            }
+        }
+        (reward, ended.0, ended.1)
+    }
+
+    /// SB3's `EpisodicLifeEnv.step` over `skip_step`: returns (raw reward, terminated for the agent, truncated).
+    fn life_step(&mut self, index: usize) -> (i64, bool, bool) {
+        let code = self.emulator.actions[index];
+        let (reward, game_over, truncated) = self.skip_step(code);
+        self.was_real_done = game_over || truncated;
+        self.game_return += reward as f64;
+        let lives = self.emulator.lives();
+        let life_lost = self.config.episodic_life && 0 < lives && lives < self.lives;
+        self.lives = lives;
+        (reward, game_over || life_lost, truncated)
+    }
+
+    /// SB3's `NoopResetEnv.reset`: the game restarts, then 1..=noop_max no-op frames.
+    fn real_reset(&mut self) {
+        self.emulator.reset_game();
+        self.grab_latest();
+        self.game_return = 0.0;
+        self.game_steps = 0;
+        let noops = if self.config.noop_max > 0 { self.rng.random_range(1..=self.config.noop_max) } else { 0 };
+        let noop = self.emulator.actions[0];
+        for _ in 0..noops {
+            let (_, game_over, truncated) = self.raw_frame(noop);
+            if game_over || truncated {
+                self.emulator.reset_game();
+                self.grab_latest();
+            }
+        }
+    }
+
+    /// SB3's `EpisodicLifeEnv.reset`: a real reset after a game over, else one no-op step to move past the lost life.
+    fn life_reset(&mut self) {
+        if !self.config.episodic_life || self.was_real_done {
+            self.real_reset();
+        } else {
+            let (_, game_over, truncated) = self.life_step(0);
+            if game_over || truncated {
+                self.real_reset();
+            }
+        }
+        self.was_real_done = false;
+        self.lives = self.emulator.lives();
+    }
+
+    /// SB3's `FireResetEnv.reset` over `life_reset`.
+    fn full_reset(&mut self) {
+        self.life_reset();
+        if self.config.fire_reset && self.has_fire {
+            for index in [1, 2] {
+                let (_, terminated, truncated) = self.life_step(index);
+                if terminated || truncated {
+                    self.life_reset();
+                }
+            }
+        }
+    }
+
+    /// Resizes `latest` into the stack slot that becomes the newest.
+    fn push_frame(&mut self) {
+        let n = self.stack.len() / self.config.frame_stack;
+        let slot = self.head;
+        let dst = &mut self.stack[slot * n..(slot + 1) * n];
+        match &mut self.resize {
+            Some(resize) => resize.apply(&self.latest, dst),
+            None => dst.copy_from_slice(&self.latest),
+        }
+        self.head = (self.head + 1) % self.config.frame_stack;
+    }
+
+    fn write_obs(&self, obs: &mut [u8]) {
+        let k = self.config.frame_stack;
+        let n = self.stack.len() / k;
+        for i in 0..k {
+            let slot = (self.head + i) % k;
+            obs[i * n..(i + 1) * n].copy_from_slice(&self.stack[slot * n..(slot + 1) * n]);
+        }
+    }
+}
+
+impl Env for AtariEnv {
+    type Obs = u8;
+
+    fn observation_space(&self) -> &Space {
+        &self.observation_space
+    }
+    fn action_space(&self) -> &Space {
+        &self.action_space
+    }
+
+    fn reset_into(&mut self, seed: Option<u64>, obs: &mut [u8]) -> Info {
+        if let Some(seed) = seed {
+            self.rng = seeded_rng(seed);
+            // ALE reads its seed when the ROM loads (sticky actions draw from it): reload, as ale-py's seed() does.
+            if self.emulator.reseed(self.rom, ale_seed(seed)).is_ok() {
+                self.was_real_done = true;
+            }
+        }
+        if self.needs_reset {
+            self.was_real_done = true;
+            self.needs_reset = false;
+        }
+        self.full_reset();
+        // The stack starts full of the first frame.
+        for _ in 0..self.config.frame_stack {
+            self.push_frame();
+        }
+        self.write_obs(obs);
+        Info { episode: None, lives: Some(self.lives) }
+    }
+
+    fn step_into(&mut self, action: Action<'_>, obs: &mut [u8]) -> Result<Step> {
+        if self.needs_reset {
+            return Err(EnvError::ResetNeeded);
+        }
+        self.action_space.validate(action)?;
+        let Action::Discrete(index) = action else { unreachable!("validated") };
+        let (raw_reward, terminated, truncated) = self.life_step(index as usize);
+        self.game_steps += 1;
+        self.push_frame();
+        self.write_obs(obs);
+        let mut info = Info { episode: None, lives: Some(self.lives) };
+        if self.was_real_done {
+            info.episode = Some(EpisodeStats { ret: self.game_return, len: self.game_steps });
+        }
+        let reward = if self.config.clip_reward { (raw_reward.signum()) as f64 } else { raw_reward as f64 };
+        Ok(Step { reward, terminated, truncated, info })
+    }
+}

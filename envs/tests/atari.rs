@@ -1,0 +1,202 @@
+//! Atari: every bundled game loads and steps; the SB3 chain's pieces (no-op/FIRE reset, max-pooling, episodic
+//! life, reward clipping versus the raw score, stacking across resets); determinism per seed; vector envs.
+
+use rand::{Rng, SeedableRng};
+use rlx_envs::atari::{atari_ids, make_atari, make_atari_with, AreaResize, AtariConfig, SCREEN_HEIGHT, SCREEN_WIDTH};
+use rlx_envs::vector::{Actions, SyncVecEnv, ThreadedVecEnv, VecEnv};
+use rlx_envs::{Action, Env, EnvError};
+
+/// The sign of a reward (f64::signum maps 0 to 1).
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+fn random_actions(n: usize, actions: i64, seed: u64) -> Vec<i64> {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(0..actions)).collect()
+}
+
+#[test]
+fn every_bundled_game_loads_and_steps() {
+    let ids: Vec<String> = atari_ids().filter(|id| id.ends_with("NoFrameskip-v4")).collect();
+    assert_eq!(ids.len(), 61);
+    for id in &ids {
+        let mut env = make_atari(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(env.observation_space().shape(), vec![4, 84, 84], "{id}");
+        let (obs, info) = env.reset(Some(0));
+        assert!(info.lives.is_some());
+        let n = env.action_space().flat_dim();
+        assert_eq!(obs.len(), 4 * 84 * 84);
+        let Some(n_actions) = (match env.action_space() {
+            rlx_envs::Space::Discrete { n, .. } => Some(*n),
+            _ => None,
+        }) else {
+            panic!("{id}: Atari actions are discrete")
+        };
+        assert_eq!(n, 1);
+        for a in random_actions(30, n_actions, 1) {
+            let (_, step) = env.step(Action::Discrete(a)).unwrap();
+            if step.done() {
+                env.reset(None);
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_games_and_bad_actions_are_errors() {
+    let err = make_atari("PongNoFrameskip-v9").err().unwrap();
+    assert!(matches!(err, EnvError::UnknownEnv { .. }), "{err}");
+    assert!(err.to_string().contains("PongNoFrameskip-v4"), "{err}");
+    assert!(make_atari("ALE/Pongg-v5").err().unwrap().to_string().contains("ALE/Pong-v5"));
+    let err = rlx_envs::make("BreakoutNoFrameskip-v4").err().unwrap();
+    assert!(err.to_string().contains("make_atari"), "{err}");
+    let mut env = make_atari("PongNoFrameskip-v4").unwrap();
+    assert_eq!(env.step(Action::Discrete(0)).err(), Some(EnvError::ResetNeeded));
+    env.reset(Some(0));
+    assert!(matches!(env.step(Action::Discrete(6)), Err(EnvError::ActionOutOfRange { .. })), "Pong has 6 actions");
+    assert!(make_atari_with("PongNoFrameskip-v4", AtariConfig { frame_skip: 0, ..Default::default() }).is_err());
+}
+
+#[test]
+fn noop_and_fire_resets_advance_the_emulator_as_sb3_does() {
+    // Breakout needs FIRE. Episode frame numbers after reset: noops (1..=30) + FIRE and action 2, 4 frames each.
+    let quiet = AtariConfig { noop_max: 0, fire_reset: false, ..Default::default() };
+    let mut env = make_atari_with("BreakoutNoFrameskip-v4", quiet).unwrap();
+    let (a, _) = env.reset(Some(0));
+    let (b, _) = env.reset(Some(1));
+    assert_eq!(a, b, "without noops every reset shows the same first frame");
+
+    let mut env = make_atari("BreakoutNoFrameskip-v4").unwrap();
+    let mut first_frames = std::collections::HashSet::new();
+    for seed in 0..6 {
+        let (obs, _) = env.reset(Some(seed));
+        first_frames.insert(obs);
+    }
+    assert!(first_frames.len() > 1, "random no-ops give different starts");
+    let (x, _) = env.reset(Some(3));
+    let (y, _) = make_atari("BreakoutNoFrameskip-v4").unwrap().reset(Some(3));
+    assert_eq!(x, y, "the same seed gives the same start");
+}
+
+#[test]
+fn frames_are_the_max_of_the_last_two_then_area_resized() {
+    let config =
+        AtariConfig { noop_max: 0, fire_reset: false, episodic_life: false, frame_stack: 1, ..Default::default() };
+    let mut env = make_atari_with("SpaceInvadersNoFrameskip-v4", config).unwrap();
+    let mut raw = make_atari_with("SpaceInvadersNoFrameskip-v4", AtariConfig::raw()).unwrap();
+    env.reset(Some(0));
+    raw.reset(Some(0));
+    let mut resize = AreaResize::new(SCREEN_HEIGHT, SCREEN_WIDTH, 84, 84);
+    for a in random_actions(60, 6, 2) {
+        let (obs, step) = env.step(Action::Discrete(a)).unwrap();
+        let mut frames = Vec::new();
+        let mut raw_reward = 0.0;
+        for _ in 0..4 {
+            let (f, s) = raw.step(Action::Discrete(a)).unwrap();
+            raw_reward += s.reward;
+            frames.push(f);
+        }
+        let pooled: Vec<u8> = frames[2].iter().zip(&frames[3]).map(|(x, y)| *x.max(y)).collect();
+        let mut expected = vec![0u8; 84 * 84];
+        resize.apply(&pooled, &mut expected);
+        assert_eq!(obs, expected);
+        assert_eq!(step.reward, sign(raw_reward));
+        if step.done() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn episodic_life_ends_episodes_at_life_loss_and_reports_the_full_game_score() {
+    let mut env = make_atari("BreakoutNoFrameskip-v4").unwrap();
+    let mut raw_twin =
+        make_atari_with("BreakoutNoFrameskip-v4", AtariConfig { clip_reward: false, ..Default::default() }).unwrap();
+    let (_, info) = env.reset(Some(5));
+    raw_twin.reset(Some(5));
+    assert_eq!(info.lives, Some(5));
+    let (mut life_losses, mut clipped_sum, mut raw_sum) = (0, 0.0, 0.0);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+    for _ in 0..20_000 {
+        let a = rng.random_range(0..4);
+        let (_, step) = env.step(Action::Discrete(a)).unwrap();
+        let (_, raw) = raw_twin.step(Action::Discrete(a)).unwrap();
+        assert!([-1.0, 0.0, 1.0].contains(&step.reward));
+        assert_eq!(step.reward, sign(raw.reward));
+        clipped_sum += step.reward;
+        raw_sum += raw.reward;
+        if step.terminated {
+            match step.info.episode {
+                None => {
+                    life_losses += 1;
+                    assert!(step.info.lives.unwrap() > 0, "a life loss, not the game's end");
+                    let (_, info) = env.reset(None);
+                    raw_twin.reset(None);
+                    assert_eq!(info.lives, step.info.lives, "the game goes on after a life loss");
+                }
+                Some(ep) => {
+                    assert_eq!(life_losses, 4, "Breakout has 5 lives");
+                    assert_eq!(ep.ret, raw_sum, "info.episode has the raw full-game score");
+                    assert!(raw_sum >= clipped_sum);
+                    let (_, info) = env.reset(None);
+                    assert_eq!(info.lives, Some(5), "a new game after game over");
+                    return;
+                }
+            }
+        }
+    }
+    panic!("no game over in 20,000 steps");
+}
+
+#[test]
+fn stacks_are_oldest_first_and_refilled_on_reset() {
+    let mut env = make_atari("PongNoFrameskip-v4").unwrap();
+    let (obs, _) = env.reset(Some(0));
+    let n = 84 * 84;
+    for i in 1..4 {
+        assert_eq!(obs[..n], obs[i * n..(i + 1) * n], "the reset frame fills the stack");
+    }
+    let (o1, _) = env.step(Action::Discrete(2)).unwrap();
+    let (o2, _) = env.step(Action::Discrete(3)).unwrap();
+    assert_eq!(o2[..3 * n], o1[n..], "each step shifts the stack by one frame");
+    let (r, _) = env.reset(None);
+    assert_eq!(r[..n], r[3 * n..], "reset refills the stack");
+}
+
+#[test]
+fn same_seed_same_game_and_sticky_actions_depend_on_the_seed() {
+    let play = |id: &str, seed: u64| -> Vec<Vec<u8>> {
+        let mut env = make_atari(id).unwrap();
+        env.reset(Some(seed));
+        random_actions(200, 4, 9).into_iter().map(|a| env.step(Action::Discrete(a)).unwrap().0).collect()
+    };
+    assert_eq!(play("BreakoutNoFrameskip-v4", 1), play("BreakoutNoFrameskip-v4", 1));
+    assert_eq!(play("ALE/Breakout-v5", 1), play("ALE/Breakout-v5", 1));
+    assert_ne!(play("ALE/Breakout-v5", 1), play("ALE/Breakout-v5", 2));
+}
+
+#[test]
+fn vector_pools_of_emulators_are_deterministic_whatever_the_thread_count() {
+    let run = |env: &mut dyn VecEnv<Obs = u8>| -> Vec<u8> {
+        env.reset(Some(7)).unwrap();
+        let mut out = Vec::new();
+        for t in 0..40 {
+            let actions: Vec<i64> = (0..4).map(|i| ((t + i) % 6) as i64).collect();
+            let b = env.step(Actions::Discrete(&actions)).unwrap();
+            out.extend_from_slice(&b.obs);
+        }
+        out
+    };
+    let reference = run(&mut SyncVecEnv::from_fn(4, |_| make_atari("PongNoFrameskip-v4")).unwrap());
+    for threads in [1, 2, 4] {
+        let mut pool = ThreadedVecEnv::new(4, threads, |_| make_atari("PongNoFrameskip-v4")).unwrap();
+        assert_eq!(run(&mut pool), reference, "{threads} threads");
+    }
+}
