@@ -90,7 +90,7 @@ pub struct PpoConfig {
     pub log_std_init: f64,
 
     /// Write a checkpoint every this many env steps (at the end of the update that crosses it) and at the end;
-    /// 0 = only at the end (default 0).
+    /// 0 = only at the end (default 100000).
     pub checkpoint_interval: u64,
 }
 
@@ -125,7 +125,7 @@ impl Default for PpoConfig {
             activation: policy.activation,
             ortho_init: policy.ortho_init,
             log_std_init: policy.log_std_init,
-            checkpoint_interval: 0,
+            checkpoint_interval: 100_000,
         }
     }
 }

@@ -9,7 +9,7 @@ use rlx_envs::{make, BoxedEnv};
 pub type DynVecEnv = Box<dyn VecEnv<Obs = f32>>;
 
 /// What the run's envs look like.
-pub struct EnvSpec<'a> {
+pub struct VecEnvSpec<'a> {
     pub env_id: &'a str,
     pub n_envs: usize,
     pub threads: usize,
@@ -18,7 +18,7 @@ pub struct EnvSpec<'a> {
     pub gamma: f64,
 }
 
-pub fn make_vec_env(spec: &EnvSpec<'_>) -> Result<DynVecEnv> {
+pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<DynVecEnv> {
     rlx_envs::spec(spec.env_id)?; // a clear error (with close matches) before any thread starts
     let id = spec.env_id.to_string();
     let make_one = move |_: usize| -> rlx_envs::Result<RecordEpisodeStatistics<BoxedEnv>> {

@@ -1,7 +1,7 @@
 //! `rlx train`: resolve the config (preset + flags + --set), set up the run folder, train, checkpoint; or resume.
 
 use crate::config::{self, ALGOS};
-use crate::envs::{make_vec_env, EnvSpec};
+use crate::envs::{make_vec_env, VecEnvSpec};
 use anyhow::{bail, Context, Result};
 use rlx_agents::device::{self, DeviceChoice};
 use rlx_agents::logger::Logger;
@@ -94,8 +94,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     train_and_summarize(&mut agent, &mut logger, &run_dir)
 }
 
-pub fn env_spec(config: &PpoConfig) -> EnvSpec<'_> {
-    EnvSpec {
+pub fn env_spec(config: &PpoConfig) -> VecEnvSpec<'_> {
+    VecEnvSpec {
         env_id: &config.env_id,
         n_envs: config.n_envs,
         threads: config.env_threads,
