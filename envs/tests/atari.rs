@@ -200,3 +200,14 @@ fn vector_pools_of_emulators_are_deterministic_whatever_the_thread_count() {
         assert_eq!(run(&mut pool), reference, "{threads} threads");
     }
 }
+
+#[test]
+fn emulators_reseeded_in_parallel_do_not_race() {
+    // ALE 0.6's settings and ROM loading share global state; seeded resets reload ROMs in every worker at once.
+    let mut pool = ThreadedVecEnv::new(8, 2, |_| make_atari("BreakoutNoFrameskip-v4")).unwrap();
+    for seed in 0..25 {
+        let b = pool.reset(Some(seed)).unwrap();
+        assert_eq!(b.obs.len(), 8 * 4 * 84 * 84);
+        pool.step(Actions::Discrete(&[1; 8])).unwrap();
+    }
+}

@@ -5,12 +5,23 @@
 //! pointer (never called). Settings are always set explicitly before `loadROM`, since ALE 0.6 defaults to sticky
 //! actions and a clock-based seed. The handle is a raw pointer, so it is neither `Send` nor `Sync`: vector envs
 //! build each emulator in the thread that steps it.
+//!
+//! ALE 0.6's construction, settings and ROM loading are not thread-safe (they share global state: two threads
+//! reseeding at once corrupted the heap), so those calls hold one process-wide lock; emulation itself (`act`,
+//! screens, `reset_game`) runs in parallel.
 
 use crate::error::{EnvError, Result};
 use ale::BundledRom;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::{Mutex, MutexGuard, Once};
+
+/// Serializes ALE's non-thread-safe calls (construction, settings, `loadROM`, deletion).
+static ALE_SETUP: Mutex<()> = Mutex::new(());
+
+fn setup_lock() -> MutexGuard<'static, ()> {
+    ALE_SETUP.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The usual Atari screen; ALE 0.6 reports a taller one for a few games (from Stella's per-ROM display
 /// properties), so buffers are sized from [`Emulator::screen_shape`], never from these.
@@ -39,6 +50,7 @@ pub struct Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        let _setup = setup_lock();
         // SAFETY: `ptr` came from ALE_new and is deleted once.
         unsafe { ale_sys::ALE_del(self.ptr) }
     }
@@ -65,6 +77,7 @@ impl Emulator {
             )));
         }
         silence_banner();
+        let _setup = setup_lock();
         // SAFETY: ALE_new returns a fresh interface or null.
         let ptr = unsafe { ale_sys::ALE_new() };
         if ptr.is_null() {
@@ -120,6 +133,7 @@ impl Emulator {
 
     /// Reloads the ROM with a new seed (ALE reads its seed when a ROM is loaded), as ale-py's `seed` does.
     pub fn reseed(&mut self, rom: &BundledRom, random_seed: i32) -> Result<()> {
+        let _setup = setup_lock();
         self.set_int("random_seed", random_seed);
         self.load(rom)
     }
