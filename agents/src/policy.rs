@@ -8,6 +8,7 @@
 
 use crate::distributions::ActionDist;
 use crate::{AgentError, Result};
+use rlx_envs::vector::Actions;
 use rlx_envs::Space;
 use rlx_models::{orthogonal_linear, Activation, Mlp, NatureCnn};
 use tch::nn::{self, Module};
@@ -67,6 +68,19 @@ impl ActionKind {
         match self {
             ActionKind::Discrete { .. } => 1,
             ActionKind::Continuous { dim } => *dim as usize,
+        }
+    }
+
+    /// The policy's float actions as a vector env takes them; discrete ones are converted into `scratch`.
+    /// Gaussian actions go unclipped: the env clips them to its bounds.
+    pub fn env_actions<'a>(&self, actions: &'a [f32], scratch: &'a mut Vec<i64>) -> Actions<'a> {
+        match self {
+            ActionKind::Discrete { .. } => {
+                scratch.clear();
+                scratch.extend(actions.iter().map(|&a| a as i64));
+                Actions::Discrete(scratch)
+            }
+            ActionKind::Continuous { .. } => Actions::Continuous(actions),
         }
     }
 }
@@ -138,6 +152,12 @@ impl ActorCritic {
             Some(log_std) => ActionDist::DiagGaussian { mean: head, log_std: log_std.shallow_clone() },
         };
         (dist, self.value_net.forward(&latent_vf).squeeze_dim(-1))
+    }
+
+    /// `(rows, *obs_shape)` tensor of a batch of observations on the policy's device.
+    pub fn obs_tensor<T: tch::kind::Element>(&self, obs: &[T], rows: i64) -> Tensor {
+        let shape: Vec<i64> = std::iter::once(rows).chain(self.obs_shape.iter().copied()).collect();
+        Tensor::from_slice(obs).reshape(shape).to_device(self.vs.device())
     }
 
     /// V(s) alone: (B,).

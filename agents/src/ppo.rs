@@ -12,12 +12,12 @@
 use crate::checkpoint;
 use crate::device::DeviceChoice;
 use crate::logger::Logger;
-use crate::policy::{ActionKind, ActorCritic, PolicyConfig};
+use crate::policy::{ActorCritic, PolicyConfig};
 use crate::schedule::Schedule;
 use crate::{AgentError, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use rlx_envs::vector::{Actions, VecEnv};
+use rlx_envs::vector::VecEnv;
 use rlx_envs::Snapshot;
 use rlx_models::{Adam, AdamConfig};
 use rlx_replay::RolloutBuffer;
@@ -346,7 +346,7 @@ where
 
     /// `(rows, *obs_shape)` tensor of a batch of observations on the training device.
     fn obs_tensor(&self, obs: &[V::Obs], rows: i64) -> Tensor {
-        obs_tensor(obs, rows, &self.policy.obs_shape, self.device)
+        self.policy.obs_tensor(obs, rows)
     }
 
     // -----------------------------------------------------------------------------------------------------------
@@ -367,15 +367,8 @@ where
 
             // Gaussian actions go to the env unclipped: the env clips to its bounds (SB3 clips before stepping;
             // the buffer keeps the unclipped sample either way, so the log-prob stays exact).
-            let discrete: Vec<i64>;
-            let env_actions = match self.policy.action_kind {
-                ActionKind::Discrete { .. } => {
-                    discrete = actions.iter().map(|&a| a as i64).collect();
-                    Actions::Discrete(&discrete)
-                }
-                ActionKind::Continuous { .. } => Actions::Continuous(&actions),
-            };
-            let batch = self.env.step(env_actions)?;
+            let mut discrete = Vec::new();
+            let batch = self.env.step(self.policy.action_kind.env_actions(&actions, &mut discrete))?;
             self.global_step += n as u64;
 
             let mut rewards = batch.rewards.clone();
@@ -384,7 +377,7 @@ where
             if !truncated.is_empty() {
                 let final_obs: Vec<V::Obs> =
                     truncated.iter().flat_map(|&i| batch.final_obs(i).iter().copied()).collect();
-                let final_obs = obs_tensor(&final_obs, truncated.len() as i64, &self.policy.obs_shape, self.device);
+                let final_obs = self.policy.obs_tensor(&final_obs, truncated.len() as i64);
                 let final_values = to_vec_f32(&tch::no_grad(|| self.policy.predict_values(&final_obs)));
                 for (&i, v) in truncated.iter().zip(final_values) {
                     rewards[i] += gamma * v;
@@ -574,12 +567,6 @@ pub fn load_policy_weights(
         }
         Ok(())
     })
-}
-
-/// `(rows, *shape)` tensor of observations on `device`.
-fn obs_tensor<T: ObsElement>(obs: &[T], rows: i64, shape: &[i64], device: Device) -> Tensor {
-    let shape: Vec<i64> = std::iter::once(rows).chain(shape.iter().copied()).collect();
-    Tensor::from_slice(obs).reshape(shape).to_device(device)
 }
 
 fn to_vec_f32(t: &Tensor) -> Vec<f32> {

@@ -4,10 +4,10 @@ use crate::train::{read_config, CHECKPOINT_FILE};
 use anyhow::{bail, Context, Result};
 use rlx_agents::checkpoint;
 use rlx_agents::device::DeviceChoice;
-use rlx_agents::policy::{ActionKind, ActorCritic};
+use rlx_agents::policy::ActorCritic;
 use rlx_agents::ppo::load_policy_weights;
 use rlx_envs::make;
-use rlx_envs::vector::{Actions, SyncVecEnv, VecEnv, VecNormalize, VecNormalizeConfig, VecNormalizeState};
+use rlx_envs::vector::{SyncVecEnv, VecEnv, VecNormalize, VecNormalizeConfig, VecNormalizeState};
 use rlx_envs::wrappers::RecordEpisodeStatistics;
 use std::path::Path;
 
@@ -51,9 +51,7 @@ pub fn run(
     let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(0);
     let mut obs = env.reset(Some(seed.unwrap_or(config.seed + 10_000)))?.obs.clone();
     while returns.len() < episodes {
-        let input = tch::Tensor::from_slice(&obs)
-            .reshape(std::iter::once(1).chain(policy.obs_shape.iter().copied()).collect::<Vec<i64>>())
-            .to_device(device);
+        let input = policy.obs_tensor(&obs, 1);
         let action = tch::no_grad(|| {
             let (dist, _) = policy.forward(&input);
             if deterministic {
@@ -63,15 +61,8 @@ pub fn run(
             }
         });
         let action = Vec::<f32>::try_from(action.to_device(tch::Device::Cpu).reshape([-1]))?;
-        let discrete: Vec<i64>;
-        let actions = match policy.action_kind {
-            ActionKind::Discrete { .. } => {
-                discrete = action.iter().map(|&a| a as i64).collect();
-                Actions::Discrete(&discrete)
-            }
-            ActionKind::Continuous { .. } => Actions::Continuous(&action),
-        };
-        let batch = env.step(actions)?;
+        let mut discrete = Vec::new();
+        let batch = env.step(policy.action_kind.env_actions(&action, &mut discrete))?;
         if let Some(ep) = batch.infos[0].episode {
             returns.push(ep.ret);
         }
