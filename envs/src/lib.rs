@@ -24,4 +24,4 @@ pub use env::{entropy_rng, seeded_rng, Action, BoxedEnv, Env, EnvRng, EpisodeSta
 pub use error::{EnvError, Result};
 pub use registry::{make, registered_ids, spec, unknown_env, EnvSpec};
 pub use space::{DType, Sample, Space};
-pub use vector::{Actions, Batch, SyncVecEnv, ThreadedVecEnv, VecEnv};
+pub use vector::{Actions, AsyncVecEnv, Batch, SyncVecEnv, ThreadedVecEnv, VecEnv};

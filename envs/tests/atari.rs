@@ -3,7 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rlx_envs::atari::{atari_ids, make_atari, make_atari_with, AreaResize, AtariConfig, SCREEN_HEIGHT, SCREEN_WIDTH};
-use rlx_envs::vector::{Actions, SyncVecEnv, ThreadedVecEnv, VecEnv};
+use rlx_envs::vector::{Actions, AsyncVecEnv, SyncVecEnv, ThreadedVecEnv, VecEnv};
 use rlx_envs::{Action, Env, EnvError};
 
 /// The sign of a reward (f64::signum maps 0 to 1).
@@ -209,5 +209,37 @@ fn emulators_reseeded_in_parallel_do_not_race() {
         let b = pool.reset(Some(seed)).unwrap();
         assert_eq!(b.obs.len(), 8 * 4 * 84 * 84);
         pool.step(Actions::Discrete(&[1; 8])).unwrap();
+    }
+}
+
+#[test]
+fn the_async_pool_gives_each_emulator_its_synchronous_frames() {
+    // Env i's action at its step t is (t + i) % 6 in both runs; the async pool returns 2 of 4 envs per recv.
+    let steps = 40;
+    let mut sync = SyncVecEnv::from_fn(4, |_| make_atari("PongNoFrameskip-v4")).unwrap();
+    let mut want: Vec<Vec<Vec<u8>>> = (0..4).map(|i| vec![sync.reset(Some(7)).unwrap().obs(i).to_vec()]).collect();
+    for t in 0..steps {
+        let actions: Vec<i64> = (0..4).map(|i| ((t + i) % 6) as i64).collect();
+        let b = sync.step(Actions::Discrete(&actions)).unwrap();
+        (0..4).for_each(|i| want[i].push(b.obs(i).to_vec()));
+    }
+    let mut pool = AsyncVecEnv::new(4, 2, 2, |_| make_atari("PongNoFrameskip-v4")).unwrap();
+    pool.async_reset(Some(7)).unwrap();
+    let mut got: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];
+    while got.iter().any(|g| g.len() <= steps) {
+        let b = pool.recv().unwrap();
+        let actions: Vec<i64> = b
+            .env_ids
+            .iter()
+            .enumerate()
+            .map(|(row, &i)| {
+                got[i].push(b.obs(row).to_vec());
+                ((got[i].len() - 1 + i) % 6) as i64
+            })
+            .collect();
+        pool.send_received(Actions::Discrete(&actions)).unwrap();
+    }
+    for i in 0..4 {
+        assert!(got[i][..=steps] == want[i][..], "env {i}");
     }
 }

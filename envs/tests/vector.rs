@@ -2,7 +2,7 @@
 //! statistics, and typed errors for bad batches (with no env stepped).
 
 use rand::{Rng, SeedableRng};
-use rlx_envs::vector::{Actions, SyncVecEnv, ThreadedVecEnv, VecEnv};
+use rlx_envs::vector::{Actions, AsyncVecEnv, SyncVecEnv, ThreadedVecEnv, VecEnv};
 use rlx_envs::wrappers::RecordEpisodeStatistics;
 use rlx_envs::{make, Action, BoxedEnv, Env, EnvError, Info, Result, Space, Step};
 
@@ -157,6 +157,21 @@ fn a_panicking_worker_poisons_the_pool_with_an_error() {
     let err = pool.step(Actions::Discrete(&[0, 0])).unwrap_err();
     assert_eq!(err, EnvError::WorkerPanicked { worker: 1, message: "fragile env broke".into() });
     assert!(pool.step(Actions::Discrete(&[0, 0])).is_err(), "a poisoned pool keeps failing");
+
+    // The async pool: the panic surfaces at the recv that returns the broken env, and the pool stays failed.
+    let mut pool =
+        AsyncVecEnv::new(2, 2, 2, |i| Ok(Fragile { steps: 0, fragile: i == 1, space: Space::discrete(2) })).unwrap();
+    pool.async_reset(None).unwrap();
+    let mut outcome = pool.recv().map(|_| ());
+    for _ in 0..5 {
+        if outcome.is_err() {
+            break;
+        }
+        pool.send_received(Actions::Discrete(&[0, 0])).unwrap();
+        outcome = pool.recv().map(|_| ());
+    }
+    assert_eq!(outcome.unwrap_err(), EnvError::WorkerPanicked { worker: 1, message: "fragile env broke".into() });
+    assert!(pool.recv().is_err() && pool.send(Actions::Discrete(&[0]), &[0]).is_err(), "it keeps failing");
 }
 
 #[test]
@@ -190,4 +205,83 @@ fn snapshot_and_restore_continue_bit_for_bit_in_a_fresh_vector_env() {
         restored.restore(&serde_json::json!({"env": [], "normalize": {}})).is_err(),
         "a malformed snapshot is an error"
     );
+}
+
+/// What one env returned at each of its steps: obs, reward, terminated, truncated, final obs where done.
+type EnvTrace = Vec<(Vec<f32>, f32, bool, bool, Option<Vec<f32>>)>;
+
+/// A fixed action for env `i` at its step `t`, so every env sees the same actions in any schedule.
+fn scripted_action(i: usize, t: usize) -> i64 {
+    ((i * 7 + t * 13 + t / 5) % 2) as i64
+}
+
+/// Per-env traces of `steps` synchronous steps with the scripted actions.
+fn sync_traces(num_envs: usize, steps: usize) -> Vec<EnvTrace> {
+    let mut env = SyncVecEnv::from_fn(num_envs, cartpole).unwrap();
+    let first = env.reset(Some(42)).unwrap().clone();
+    let mut traces: Vec<EnvTrace> =
+        (0..num_envs).map(|i| vec![(first.obs(i).to_vec(), 0.0, false, false, None)]).collect();
+    for t in 0..steps {
+        let actions: Vec<i64> = (0..num_envs).map(|i| scripted_action(i, t)).collect();
+        let b = env.step(Actions::Discrete(&actions)).unwrap();
+        for (i, trace) in traces.iter_mut().enumerate() {
+            let final_obs = b.done(i).then(|| b.final_obs(i).to_vec());
+            trace.push((b.obs(i).to_vec(), b.rewards[i], b.terminated[i], b.truncated[i], final_obs));
+        }
+    }
+    traces
+}
+
+#[test]
+fn async_pool_gives_each_env_its_synchronous_trajectory() {
+    let (num_envs, steps) = (8, 300);
+    let reference = sync_traces(num_envs, steps);
+    for (threads, batch_size) in [(1, 8), (2, 3), (3, 1), (4, 5)] {
+        let mut pool = AsyncVecEnv::new(num_envs, threads, batch_size, cartpole).unwrap();
+        pool.async_reset(Some(42)).unwrap();
+        let mut traces: Vec<EnvTrace> = vec![Vec::new(); num_envs];
+        let mut actions = Vec::new();
+        // Until every env has made `steps` steps after its reset; envs ahead just keep going.
+        while traces.iter().any(|t| t.len() <= steps) {
+            let b = pool.recv().unwrap();
+            assert_eq!(b.env_ids.len(), batch_size);
+            actions.clear();
+            for (row, &i) in b.env_ids.iter().enumerate() {
+                let final_obs = b.done(row).then(|| b.final_obs(row).to_vec());
+                traces[i].push((b.obs(row).to_vec(), b.rewards[row], b.terminated[row], b.truncated[row], final_obs));
+                actions.push(scripted_action(i, traces[i].len() - 1));
+            }
+            pool.send_received(Actions::Discrete(&actions)).unwrap();
+        }
+        for (i, (trace, want)) in traces.iter().zip(&reference).enumerate() {
+            assert_eq!(&trace[..=steps], &want[..], "env {i}, {threads} threads, batch {batch_size}");
+        }
+        let ended = traces.iter().flatten().filter(|s| s.2).count();
+        assert!(ended > 20, "the run must cover autoresets, saw {ended}");
+    }
+}
+
+#[test]
+fn async_pool_rejects_bad_sends_and_receives_without_moving_an_env() {
+    let mut pool = AsyncVecEnv::new(4, 2, 2, cartpole).unwrap();
+    let err = |r: Result<()>| r.unwrap_err().to_string();
+    assert!(pool.recv().is_err(), "nothing in flight");
+    assert!(err(pool.send_received(Actions::Discrete(&[0, 0]))).contains("before any recv"));
+    pool.async_reset(Some(0)).unwrap();
+    assert!(err(pool.async_reset(None)).contains("in flight"));
+    let ids = pool.recv().unwrap().env_ids.clone();
+    assert!(err(pool.send(Actions::Discrete(&[0]), &ids)).contains("expected 2 action values"));
+    assert!(err(pool.send(Actions::Discrete(&[0, 0]), &[ids[0], 9])).contains("out of range"));
+    assert!(err(pool.send(Actions::Discrete(&[0, 0]), &[ids[0], ids[0]])).contains("already in flight"));
+    let busy = (0..4).find(|i| !ids.contains(i)).unwrap();
+    assert!(err(pool.send(Actions::Discrete(&[0, 0]), &[ids[0], busy])).contains("already in flight"));
+    assert!(matches!(pool.send(Actions::Discrete(&[0, 5]), &ids), Err(EnvError::ActionOutOfRange { .. })));
+    // Nothing moved: the two received envs can still be sent, and all four come back.
+    pool.send(Actions::Discrete(&[1, 1]), &ids).unwrap();
+    let mut seen: Vec<usize> = pool.recv().unwrap().env_ids.clone();
+    seen.extend(&pool.recv().unwrap().env_ids);
+    seen.sort();
+    assert_eq!(seen, vec![0, 1, 2, 3]);
+    assert!(AsyncVecEnv::new(4, 2, 5, cartpole).is_err(), "batch_size above num_envs");
+    assert!(AsyncVecEnv::new(4, 2, 0, cartpole).is_err());
 }

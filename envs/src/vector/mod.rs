@@ -4,11 +4,16 @@
 //! step, that step's `obs(i)` is already the first observation of the next episode, and the observation that ended
 //! the episode is in `final_obs(i)` (valid where `done(i)`), so agents can bootstrap from it on truncation.
 //! Env i is seeded `seed + i` on a seeded reset; the same seed gives the same trajectories whatever the thread count.
+//!
+//! [`SyncVecEnv`] and [`ThreadedVecEnv`] step every env at each call ([`VecEnv`]); [`AsyncVecEnv`] is EnvPool's
+//! asynchronous mode (`send` actions to some envs, `recv` the first `batch_size` that finish).
 
+mod async_pool;
 mod normalize;
 mod sync;
 mod threaded;
 
+pub use async_pool::AsyncVecEnv;
 pub use normalize::{VecNormalize, VecNormalizeConfig, VecNormalizeState};
 pub use sync::SyncVecEnv;
 pub use threaded::ThreadedVecEnv;
@@ -62,6 +67,9 @@ pub struct Batch<T> {
     pub final_obs: Vec<T>,
     /// `[num_envs]`: per-env info of this step (episode statistics where an episode ended).
     pub infos: Vec<Info>,
+    /// `[num_envs]`: the env each row belongs to: `0..num_envs` for the synchronous vector envs, the envs that
+    /// finished first for [`AsyncVecEnv`] (EnvPool's `info["env_id"]`).
+    pub env_ids: Vec<usize>,
     obs_len: usize,
 }
 
@@ -74,6 +82,7 @@ impl<T: Copy + Default> Batch<T> {
             truncated: vec![false; num_envs],
             final_obs: vec![T::default(); num_envs * obs_len],
             infos: vec![Info::default(); num_envs],
+            env_ids: (0..num_envs).collect(),
             obs_len,
         }
     }
@@ -188,14 +197,19 @@ pub(crate) fn check_same_spaces<E: Env>(first: &E, other: &E) -> Result<()> {
 }
 
 /// Resets `envs`, the envs `first..first + envs.len()` of the batch, into `rows`.
-pub(crate) fn reset_rows<E: Env>(envs: &mut [E], first: usize, seed: Option<u64>, rows: Rows<'_, E::Obs>) {
-    let n = rows.obs.len() / envs.len().max(1);
-    for (j, (env, obs)) in envs.iter_mut().zip(rows.obs.chunks_exact_mut(n)).enumerate() {
-        rows.infos[j] = env.reset_into(seed.map(|s| s.wrapping_add((first + j) as u64)), obs);
-        rows.rewards[j] = 0.0;
-        rows.terminated[j] = false;
-        rows.truncated[j] = false;
+pub(crate) fn reset_rows<E: Env>(envs: &mut [E], first: usize, seed: Option<u64>, mut rows: Rows<'_, E::Obs>) {
+    for (j, env) in envs.iter_mut().enumerate() {
+        reset_row(env, first + j, seed, &mut rows, j);
     }
+}
+
+/// Resets env `index` (seeded `seed + index`) into row `j` of `rows`.
+pub(crate) fn reset_row<E: Env>(env: &mut E, index: usize, seed: Option<u64>, rows: &mut Rows<'_, E::Obs>, j: usize) {
+    let n = rows.obs.len() / rows.rewards.len();
+    rows.infos[j] = env.reset_into(seed.map(|s| s.wrapping_add(index as u64)), &mut rows.obs[j * n..(j + 1) * n]);
+    rows.rewards[j] = 0.0;
+    rows.terminated[j] = false;
+    rows.truncated[j] = false;
 }
 
 /// Steps `envs`, the envs `first..first + envs.len()` of the batch, with same-step autoreset.
@@ -204,20 +218,27 @@ pub(crate) fn step_rows<E: Env>(
     first: usize,
     actions: Actions<'_>,
     per_env: usize,
-    rows: Rows<'_, E::Obs>,
+    mut rows: Rows<'_, E::Obs>,
 ) -> Result<()> {
-    let n = rows.obs.len() / envs.len().max(1);
-    let (obs_rows, final_rows) = (rows.obs.chunks_exact_mut(n), rows.final_obs.chunks_exact_mut(n));
-    for (j, ((env, obs), final_obs)) in envs.iter_mut().zip(obs_rows).zip(final_rows).enumerate() {
-        let step = env.step_into(actions.get(first + j, per_env), obs)?;
-        rows.rewards[j] = step.reward as f32;
-        rows.terminated[j] = step.terminated;
-        rows.truncated[j] = step.truncated;
-        rows.infos[j] = step.info;
-        if step.done() {
-            final_obs.copy_from_slice(obs);
-            env.reset_into(None, obs);
-        }
+    for (j, env) in envs.iter_mut().enumerate() {
+        step_row(env, actions.get(first + j, per_env), &mut rows, j)?;
+    }
+    Ok(())
+}
+
+/// Steps one env into row `j` of `rows`; an episode that ends is reset at once, its last observation kept in
+/// `final_obs`.
+pub(crate) fn step_row<E: Env>(env: &mut E, action: Action<'_>, rows: &mut Rows<'_, E::Obs>, j: usize) -> Result<()> {
+    let n = rows.obs.len() / rows.rewards.len();
+    let obs = &mut rows.obs[j * n..(j + 1) * n];
+    let step = env.step_into(action, obs)?;
+    rows.rewards[j] = step.reward as f32;
+    rows.terminated[j] = step.terminated;
+    rows.truncated[j] = step.truncated;
+    rows.infos[j] = step.info;
+    if step.done() {
+        rows.final_obs[j * n..(j + 1) * n].copy_from_slice(obs);
+        env.reset_into(None, obs);
     }
     Ok(())
 }

@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 
 /// Raw base pointers of the batch buffers. The `Batch` is never resized after construction, so they stay valid;
 /// each block of envs writes only its own rows, and only while a command is in flight.
-struct BatchPtrs<T> {
+pub(super) struct BatchPtrs<T> {
     obs: *mut T,
     rewards: *mut f32,
     terminated: *mut bool,
     truncated: *mut bool,
     final_obs: *mut T,
     infos: *mut Info,
+    pub(super) env_ids: *mut usize,
     obs_len: usize,
 }
 
@@ -37,9 +38,25 @@ impl<T> Clone for BatchPtrs<T> {
 impl<T> Copy for BatchPtrs<T> {}
 
 impl<T> BatchPtrs<T> {
+    pub(super) fn new(batch: &mut Batch<T>) -> Self
+    where
+        T: Copy + Default,
+    {
+        BatchPtrs {
+            obs: batch.obs.as_mut_ptr(),
+            rewards: batch.rewards.as_mut_ptr(),
+            terminated: batch.terminated.as_mut_ptr(),
+            truncated: batch.truncated.as_mut_ptr(),
+            final_obs: batch.final_obs.as_mut_ptr(),
+            infos: batch.infos.as_mut_ptr(),
+            env_ids: batch.env_ids.as_mut_ptr(),
+            obs_len: batch.obs_len(),
+        }
+    }
+
     /// # Safety
     /// The rows `first..first + len` must be written by nobody else until the returned views are dropped.
-    unsafe fn rows<'a>(self, first: usize, len: usize) -> Rows<'a, T> {
+    pub(super) unsafe fn rows<'a>(self, first: usize, len: usize) -> Rows<'a, T> {
         use std::slice::from_raw_parts_mut as view;
         let n = self.obs_len;
         Rows {
@@ -129,7 +146,7 @@ pub struct ThreadedVecEnv<E: Env> {
 }
 
 /// Splits `num_envs` into `blocks` contiguous ranges whose sizes differ by at most one.
-fn block_ranges(num_envs: usize, blocks: usize) -> Vec<std::ops::Range<usize>> {
+pub(super) fn block_ranges(num_envs: usize, blocks: usize) -> Vec<std::ops::Range<usize>> {
     let (base, extra) = (num_envs / blocks, num_envs % blocks);
     let mut start = 0;
     (0..blocks)
@@ -161,15 +178,7 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
 
         let obs_len = observation_space.flat_dim();
         let mut batch = Box::new(Batch::new(num_envs, obs_len));
-        let ptrs = BatchPtrs {
-            obs: batch.obs.as_mut_ptr(),
-            rewards: batch.rewards.as_mut_ptr(),
-            terminated: batch.terminated.as_mut_ptr(),
-            truncated: batch.truncated.as_mut_ptr(),
-            final_obs: batch.final_obs.as_mut_ptr(),
-            infos: batch.infos.as_mut_ptr(),
-            obs_len,
-        };
+        let ptrs = BatchPtrs::new(&mut batch);
         let caller = Parker::new();
         let shared = Arc::new(Shared {
             ptrs,
@@ -272,7 +281,7 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
 /// pool (the agent computing) parks after this and burns no CPU.
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(200);
 
-fn wait_until(parker: &Parker, done: impl Fn() -> bool) {
+pub(super) fn wait_until(parker: &Parker, done: impl Fn() -> bool) {
     if done() {
         return;
     }
@@ -326,11 +335,7 @@ fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Sha
             Ok(Err(e)) => Some(e),
             Err(panic) => {
                 shared.poisoned.store(true, Ordering::Release);
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned());
-                Some(EnvError::WorkerPanicked { worker, message: message.unwrap_or_default() })
+                Some(EnvError::WorkerPanicked { worker, message: panic_message(&*panic) })
             }
         };
         if let Some(e) = failure {
@@ -344,6 +349,15 @@ fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Sha
             return;
         }
     }
+}
+
+/// The message of a caught panic (`panic!("...")` payloads are `&str` or `String`).
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 fn snapshot_block<E: Env>(envs: &[E], first: usize, slots: &Mutex<Vec<Snapshot>>) -> Result<()> {
