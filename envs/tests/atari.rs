@@ -243,3 +243,47 @@ fn the_async_pool_gives_each_emulator_its_synchronous_frames() {
         assert!(got[i][..=steps] == want[i][..], "env {i}");
     }
 }
+
+#[test]
+fn snapshots_resume_a_game_exactly_and_corrupt_ones_are_refused() {
+    // Sticky actions (v5) draw from ALE's generator, so this also checks that it is saved with the console.
+    for id in ["ALE/Breakout-v5", "SeaquestNoFrameskip-v4"] {
+        let mut env = make_atari(id).unwrap();
+        let n = match env.action_space() {
+            rlx_envs::Space::Discrete { n, .. } => *n,
+            _ => unreachable!(),
+        };
+        let actions = random_actions(300, n, 5);
+        let mut obs = vec![0u8; env.observation_space().flat_dim()];
+        env.reset_into(Some(11), &mut obs);
+        let mut play = |env: &mut rlx_envs::atari::AtariEnv, actions: &[i64]| -> Vec<(Vec<u8>, f64, bool, u32)> {
+            actions
+                .iter()
+                .map(|&a| {
+                    let step = env.step_into(Action::Discrete(a), &mut obs).unwrap();
+                    if step.done() {
+                        env.reset_into(None, &mut obs);
+                    }
+                    (obs.clone(), step.reward, step.terminated, env.lives())
+                })
+                .collect()
+        };
+        play(&mut env, &actions[..100]);
+        let snapshot = env.snapshot().unwrap();
+        let want = play(&mut env, &actions[100..]);
+        let mut fresh = make_atari(id).unwrap();
+        fresh.reset_into(Some(999), &mut vec![0u8; fresh.observation_space().flat_dim()]);
+        fresh.restore(&snapshot).unwrap();
+        assert!(play(&mut fresh, &actions[100..]) == want, "{id}: the restored env must replay the same game");
+        assert!(want.iter().any(|s| s.1 != 0.0), "{id}: the replay must score");
+
+        let mut corrupt = snapshot.clone();
+        let text = corrupt["ale_state"].as_str().unwrap().to_string();
+        let flipped = if &text[40..42] == "00" { "ff" } else { "00" };
+        corrupt["ale_state"] = format!("{}{flipped}{}", &text[..40], &text[42..]).into();
+        let err = fresh.restore(&corrupt).unwrap_err().to_string();
+        assert!(err.contains("corrupt"), "{err}");
+        let other = make_atari("PongNoFrameskip-v4").unwrap().snapshot().unwrap();
+        assert!(fresh.restore(&other).unwrap_err().to_string().contains("taken from"));
+    }
+}

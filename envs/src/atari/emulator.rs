@@ -183,6 +183,33 @@ impl Emulator {
         assert_eq!(out.len(), self.height * self.width, "screen buffer size");
         unsafe { ale_sys::getScreenGrayscale(self.ptr, out.as_mut_ptr()) }
     }
+    /// ALE's whole system state (console, cartridge RAM, the generator behind sticky actions, the game's score
+    /// and lives), serialized by ALE itself.
+    pub fn save_state(&self) -> Vec<u8> {
+        let _setup = setup_lock(); // rare, and Stella's serializers are not worth auditing for shared state
+                                   // SAFETY: the state is created, encoded into a buffer of the length ALE reports, and deleted here.
+        unsafe {
+            let state = ale_sys::cloneSystemState(self.ptr);
+            let len = ale_sys::encodeStateLen(state);
+            let mut bytes = vec![0u8; len.max(0) as usize];
+            ale_sys::encodeState(state, bytes.as_mut_ptr().cast(), len);
+            ale_sys::deleteState(state);
+            bytes
+        }
+    }
+
+    /// Restores what [`Emulator::save_state`] returned for the same game. ALE throws (and the process aborts) on a
+    /// malformed state, so callers must pass only bytes this module wrote: `AtariEnv::restore` checks a hash first.
+    pub fn load_state(&mut self, bytes: &[u8]) {
+        let _setup = setup_lock();
+        // SAFETY: `bytes` is a state `save_state` encoded (checked by the caller); the decoded copy is deleted here.
+        unsafe {
+            let state = ale_sys::decodeState(bytes.as_ptr().cast(), bytes.len() as i32);
+            ale_sys::restoreSystemState(self.ptr, state);
+            ale_sys::deleteState(state);
+        }
+    }
+
     /// The RGB screen into `out`: `[height * width * 3]`, for rendering.
     pub fn rgb(&mut self, out: &mut [u8]) {
         assert_eq!(out.len(), self.height * self.width * 3, "screen buffer size");

@@ -7,7 +7,10 @@
 
 use super::emulator::{Emulator, EmulatorSettings};
 use super::resize::AreaResize;
-use crate::env::{entropy_rng, seeded_rng, Action, Env, EnvRng, EpisodeStats, Info, Step};
+use crate::env::{
+    entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, EpisodeStats, Info, RngText, Snapshot,
+    Step,
+};
 use crate::error::{EnvError, Result};
 use crate::space::{DType, Space};
 use ale::BundledRom;
@@ -338,6 +341,40 @@ impl AtariEnv {
     }
 }
 
+/// What an Atari snapshot holds besides ALE's own state: the chain's counters and the frame stack.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedAtari {
+    game: String,
+    /// ALE's system state (hex) and its FNV-1a hash: ALE aborts the process on a malformed state, so a snapshot
+    /// whose bytes do not match their hash is refused before ALE sees it.
+    ale_state: String,
+    ale_hash: u64,
+    rng: RngText,
+    lives: u32,
+    was_real_done: bool,
+    needs_reset: bool,
+    /// The frame ring (hex) and its oldest slot.
+    stack: String,
+    head: usize,
+    game_return: f64,
+    game_steps: u64,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
 impl Env for AtariEnv {
     type Obs = u8;
 
@@ -385,5 +422,44 @@ impl Env for AtariEnv {
         }
         let reward = if self.config.clip_reward { (raw_reward.signum()) as f64 } else { raw_reward as f64 };
         Ok(Step { reward, terminated, truncated, info })
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        let ale = self.emulator.save_state();
+        to_snapshot(&SavedAtari {
+            game: self.game.to_string(),
+            ale_state: to_hex(&ale),
+            ale_hash: fnv1a(&ale),
+            rng: RngText::new(&self.rng),
+            lives: self.lives,
+            was_real_done: self.was_real_done,
+            needs_reset: self.needs_reset,
+            stack: to_hex(&self.stack),
+            head: self.head,
+            game_return: self.game_return,
+            game_steps: self.game_steps,
+        })
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let saved: SavedAtari = from_snapshot("Atari", snapshot)?;
+        let bad = |reason: String| EnvError::Load { what: format!("{} snapshot", self.game), reason };
+        if saved.game != self.game {
+            return Err(bad(format!("it was taken from {}", saved.game)));
+        }
+        let ale = from_hex(&saved.ale_state).filter(|b| fnv1a(b) == saved.ale_hash);
+        let ale = ale.ok_or_else(|| bad("the emulator state is corrupt (hash mismatch)".into()))?;
+        let stack = from_hex(&saved.stack).filter(|s| s.len() == self.stack.len());
+        let stack = stack.ok_or_else(|| bad("the frame stack does not fit this env's configuration".into()))?;
+        if saved.head >= self.config.frame_stack {
+            return Err(bad(format!("stack head {} out of range", saved.head)));
+        }
+        let rng = saved.rng.rng()?;
+        self.emulator.load_state(&ale);
+        (self.rng, self.lives, self.was_real_done, self.needs_reset) =
+            (rng, saved.lives, saved.was_real_done, saved.needs_reset);
+        (self.stack, self.head, self.game_return, self.game_steps) =
+            (stack, saved.head, saved.game_return, saved.game_steps);
+        Ok(())
     }
 }
