@@ -10,13 +10,14 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("ppo", "Acrobot-v1", include_str!("../../presets/ppo/Acrobot-v1.toml")),
     ("ppo", "Pendulum-v1", include_str!("../../presets/ppo/Pendulum-v1.toml")),
     ("ppo", "MountainCarContinuous-v0", include_str!("../../presets/ppo/MountainCarContinuous-v0.toml")),
+    ("ppo", "atari", include_str!("../../presets/ppo/atari.toml")),
 ];
 
 /// The algorithms `rlx train` knows.
 pub const ALGOS: &[&str] = &["ppo"];
 
-/// The preset's TOML table: `name` if given (it must exist), else the one named after the env, else empty (the
-/// algorithm's defaults).
+/// The preset's TOML table: `name` if given (it must exist), else the one named after the env, else `atari` for an
+/// Atari id, else empty (the algorithm's defaults).
 pub fn preset_table(algo: &str, name: Option<&str>, env_id: &str) -> Result<(toml::Table, Option<String>)> {
     let find = |n: &str| PRESETS.iter().find(|(a, p, _)| *a == algo && *p == n);
     let chosen = match name {
@@ -24,7 +25,7 @@ pub fn preset_table(algo: &str, name: Option<&str>, env_id: &str) -> Result<(tom
             let known: Vec<&str> = PRESETS.iter().filter(|(a, _, _)| *a == algo).map(|(_, p, _)| *p).collect();
             anyhow!("unknown preset `{n}` for {algo} (known: {})", known.join(", "))
         })?),
-        None => find(env_id),
+        None => find(env_id).or_else(|| rlx_envs::atari::looks_like_atari(env_id).then(|| find("atari")).flatten()),
     };
     match chosen {
         Some((_, name, text)) => Ok((

@@ -1,12 +1,21 @@
-//! Builds the vector env a config asks for: Gymnasium-registered envs with episode statistics, on the training
-//! thread or a threaded pool, with SB3's VecNormalize when normalization is on.
+//! Builds the vector env a config asks for: Gymnasium-registered envs with episode statistics (f32 vectors,
+//! optionally under SB3's VecNormalize), or Atari games with their preprocessing built in (u8 frame stacks); on
+//! the training thread or a threaded pool.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
+use rlx_envs::atari::{looks_like_atari, make_atari, parse_id};
 use rlx_envs::vector::{SyncVecEnv, ThreadedVecEnv, VecEnv, VecNormalize, VecNormalizeConfig};
 use rlx_envs::wrappers::RecordEpisodeStatistics;
-use rlx_envs::{make, BoxedEnv};
+use rlx_envs::{make, BoxedEnv, Env};
 
-pub type DynVecEnv = Box<dyn VecEnv<Obs = f32>>;
+/// The two observation types an agent can be built on: the runner dispatches on this once, and everything after
+/// (PPO, logging, checkpoints, evaluation) is generic over the element type.
+pub enum RunEnv {
+    /// Vector observations (classic control).
+    Vector(Box<dyn VecEnv<Obs = f32>>),
+    /// Atari frame stacks `[4, 84, 84]` u8; the CNN scales them by 1/255.
+    Frames(Box<dyn VecEnv<Obs = u8>>),
+}
 
 /// What the run's envs look like.
 pub struct VecEnvSpec<'a> {
@@ -18,17 +27,35 @@ pub struct VecEnvSpec<'a> {
     pub gamma: f64,
 }
 
-pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<DynVecEnv> {
-    rlx_envs::spec(spec.env_id)?; // a clear error (with close matches) before any thread starts
-    let id = spec.env_id.to_string();
-    let make_one = move |_: usize| -> rlx_envs::Result<RecordEpisodeStatistics<BoxedEnv>> {
-        Ok(RecordEpisodeStatistics::new(make(&id)?))
-    };
-    let env: DynVecEnv = if spec.threads > 1 {
+/// `n_envs` copies of `make_one(i)`, threaded when asked.
+fn vector_of<E: Env + 'static>(
+    spec: &VecEnvSpec<'_>,
+    make_one: impl Fn(usize) -> rlx_envs::Result<E> + Send + Sync + 'static,
+) -> Result<Box<dyn VecEnv<Obs = E::Obs>>> {
+    Ok(if spec.threads > 1 {
         Box::new(ThreadedVecEnv::new(spec.n_envs, spec.threads, make_one)?)
     } else {
         Box::new(SyncVecEnv::from_fn(spec.n_envs, make_one)?)
-    };
+    })
+}
+
+pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<RunEnv> {
+    let id = spec.env_id.to_string();
+    if looks_like_atari(&id) {
+        parse_id(&id)?; // a clear error (with close matches) before any thread starts
+        if spec.normalize_obs || spec.normalize_reward {
+            bail!(
+                "normalize_obs and normalize_reward are for vector observations; {id} gives frames (the CNN scales \
+                 them by 1/255) and clips rewards to their sign"
+            );
+        }
+        // AtariEnv reports the full-game raw score and length in `info.episode` itself.
+        return Ok(RunEnv::Frames(vector_of(spec, move |_| make_atari(&id))?));
+    }
+    rlx_envs::spec(&id)?;
+    let env = vector_of(spec, move |_| -> rlx_envs::Result<RecordEpisodeStatistics<BoxedEnv>> {
+        Ok(RecordEpisodeStatistics::new(make(&id)?))
+    })?;
     if spec.normalize_obs || spec.normalize_reward {
         let config = VecNormalizeConfig {
             norm_obs: spec.normalize_obs,
@@ -36,7 +63,7 @@ pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<DynVecEnv> {
             gamma: spec.gamma,
             ..Default::default()
         };
-        return Ok(Box::new(VecNormalize::new(env, config)));
+        return Ok(RunEnv::Vector(Box::new(VecNormalize::new(env, config))));
     }
-    Ok(env)
+    Ok(RunEnv::Vector(env))
 }

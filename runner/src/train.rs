@@ -1,11 +1,12 @@
 //! `rlx train`: resolve the config (preset + flags + --set), set up the run folder, train, checkpoint; or resume.
 
 use crate::config::{self, ALGOS};
-use crate::envs::{make_vec_env, VecEnvSpec};
+use crate::envs::{make_vec_env, RunEnv, VecEnvSpec};
 use anyhow::{bail, Context, Result};
 use rlx_agents::device::{self, DeviceChoice};
 use rlx_agents::logger::Logger;
-use rlx_agents::ppo::{Ppo, PpoConfig};
+use rlx_agents::ppo::{ObsElement, Ppo, PpoConfig};
+use rlx_envs::vector::VecEnv;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -89,9 +90,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         device::name(device),
         run_dir.display()
     );
-    let mut agent = Ppo::new(config, env)?;
-    let mut logger = Logger::new(Some(&run_dir), agent.config.total_timesteps, show_progress, None)?;
-    train_and_summarize(&mut agent, &mut logger, &run_dir)
+    let start = Start { run_dir: &run_dir, checkpoint: None, show_progress };
+    match env {
+        RunEnv::Vector(env) => start.train(config, env),
+        RunEnv::Frames(env) => start.train(config, env),
+    }
 }
 
 pub fn env_spec(config: &PpoConfig) -> VecEnvSpec<'_> {
@@ -129,15 +132,49 @@ fn resume(run_dir: &Path, overrides: &[String], device: Option<DeviceChoice>, sh
     if !checkpoint.exists() {
         bail!("{} has no checkpoint to resume from", run_dir.display());
     }
-    let env = make_vec_env(&env_spec(&config))?;
-    let mut agent = Ppo::new(config, env)?;
-    agent.load(&checkpoint)?;
-    eprintln!("resuming {} at step {} of {}", run_dir.display(), agent.global_step, agent.config.total_timesteps);
-    let mut logger = Logger::new(Some(run_dir), agent.config.total_timesteps, show_progress, Some(agent.global_step))?;
-    train_and_summarize(&mut agent, &mut logger, run_dir)
+    let start = Start { run_dir, checkpoint: Some(&checkpoint), show_progress };
+    match make_vec_env(&env_spec(&config))? {
+        RunEnv::Vector(env) => start.train(config, env),
+        RunEnv::Frames(env) => start.train(config, env),
+    }
 }
 
-fn train_and_summarize(agent: &mut Ppo<crate::envs::DynVecEnv>, logger: &mut Logger, run_dir: &Path) -> Result<()> {
+/// A run about to train: fresh, or from a checkpoint.
+struct Start<'a> {
+    run_dir: &'a Path,
+    checkpoint: Option<&'a Path>,
+    show_progress: bool,
+}
+
+impl Start<'_> {
+    /// Builds the agent on `env` (whatever its observation type), restores the checkpoint if any, and trains.
+    fn train<V: VecEnv>(self, config: PpoConfig, env: V) -> Result<()>
+    where
+        V::Obs: ObsElement,
+    {
+        let mut agent = Ppo::new(config, env)?;
+        let resumed_at = match self.checkpoint {
+            Some(checkpoint) => {
+                agent.load(checkpoint)?;
+                eprintln!(
+                    "resuming {} at step {} of {}",
+                    self.run_dir.display(),
+                    agent.global_step,
+                    agent.config.total_timesteps
+                );
+                Some(agent.global_step)
+            }
+            None => None,
+        };
+        let mut logger = Logger::new(Some(self.run_dir), agent.config.total_timesteps, self.show_progress, resumed_at)?;
+        train_and_summarize(&mut agent, &mut logger, self.run_dir)
+    }
+}
+
+fn train_and_summarize<V: VecEnv>(agent: &mut Ppo<V>, logger: &mut Logger, run_dir: &Path) -> Result<()>
+where
+    V::Obs: ObsElement,
+{
     let started = std::time::Instant::now();
     let start_step = agent.global_step;
     agent.learn(logger, Some(&run_dir.join(CHECKPOINT_FILE)))?;

@@ -88,6 +88,62 @@ fn a_killed_run_resumes_and_reproduces_the_uninterrupted_curve() {
 }
 
 #[test]
+fn atari_ppo_trains_resumes_exactly_and_evaluates() {
+    // PPO's CNN path on Pong frames through the threaded pool; the run stops after its first checkpoint and is
+    // resumed to the end: the emulators (ALE state, frame stacks, no-op generators) must continue exactly.
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, split) = (tmp.path().join("full"), tmp.path().join("split"));
+    let train = |dir: &Path, total: &str| {
+        let args = [
+            "train",
+            "ppo",
+            "--env",
+            "PongNoFrameskip-v4",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "--run-dir",
+            dir.to_str().unwrap(),
+            "--set",
+            "n_envs=2",
+            "--set",
+            "env_threads=2",
+            "--set",
+            "n_steps=32",
+            "--set",
+            "batch_size=32",
+            "--set",
+            "n_epochs=2",
+            "--set",
+            "learning_rate=2.5e-4",
+            "--set",
+            "clip_range=0.1",
+            "--set",
+            "checkpoint_interval=64",
+            "--set",
+            total,
+        ];
+        let out = rlx(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("(preset atari)"), "{}", stderr(&out));
+    };
+    train(&full, "total_timesteps=192");
+    train(&split, "total_timesteps=64");
+    let out = rlx(&["train", "--resume", split.to_str().unwrap(), "--set", "total_timesteps=192"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (a, b) = (curve(&full), curve(&split));
+    assert!(a.iter().any(|(step, tag, _)| *step == 192 && tag == "losses/value_loss"), "{a:?}");
+    assert_eq!(a, b, "the resumed Atari run differs from the uninterrupted one");
+
+    let out = rlx(&["eval", full.to_str().unwrap(), "--episodes", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mean: f64 = text.split("mean_return ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((-21.0..=21.0).contains(&mean), "a Pong game scores in [-21, 21]: {text}");
+}
+
+#[test]
 fn tensorboard_reads_the_same_scalars_as_the_csv() {
     let python = std::env::var("RLX_PYTHON").expect("RLX_PYTHON is unset: run the tests through scripts/test");
     let tmp = tempfile::tempdir().unwrap();
@@ -160,6 +216,11 @@ fn bad_input_is_a_one_line_error_that_touches_nothing() {
     expect_error(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "n_steps=many"], "n_steps");
     expect_error(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "gamma=1.5"], "gamma = 1.5");
     expect_error(&["train", "ppo", "--env", "CartPole-v1", "--preset", "Nope"], "unknown preset `Nope`");
+    expect_error(&["train", "ppo", "--env", "ALE/Pongg-v5", "--run-dir", d], "did you mean `ALE/Pong-v5`");
+    expect_error(
+        &["train", "ppo", "--env", "PongNoFrameskip-v4", "--run-dir", d, "--set", "normalize_obs=true"],
+        "normalize_obs and normalize_reward are for vector observations",
+    );
     assert!(!dir.exists(), "a failed `rlx train` left a run folder behind");
     expect_error(&["eval", tmp.path().join("missing").to_str().unwrap()], "cannot read");
     expect_error(&["train", "--resume", tmp.path().join("missing").to_str().unwrap()], "cannot read");
