@@ -283,7 +283,10 @@ fn snapshots_resume_a_game_exactly_and_corrupt_ones_are_refused() {
         corrupt["ale_state"] = format!("{}{flipped}{}", &text[..40], &text[42..]).into();
         let err = fresh.restore(&corrupt).unwrap_err().to_string();
         assert!(err.contains("corrupt"), "{err}");
-        let other = make_atari("PongNoFrameskip-v4").unwrap().snapshot().unwrap();
+        let mut pong = make_atari("PongNoFrameskip-v4").unwrap();
+        assert!(pong.snapshot().unwrap_err().to_string().contains("before its first reset"));
+        pong.reset_into(Some(0), &mut vec![0u8; pong.observation_space().flat_dim()]);
+        let other = pong.snapshot().unwrap();
         assert!(fresh.restore(&other).unwrap_err().to_string().contains("taken from"));
     }
 }

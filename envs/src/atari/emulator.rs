@@ -41,6 +41,10 @@ pub struct EmulatorSettings {
 
 pub struct Emulator {
     ptr: *mut ale_sys::ALEInterface,
+    rom: &'static BundledRom,
+    /// Whether a ROM is loaded. Loading costs ~0.1 s (ALE precomputes a colour table per load), and a seeded
+    /// reset loads again anyway, so a new emulator whose game is known defers it to its first use.
+    loaded: bool,
     /// ALE action codes; the env's action `i` is `actions[i]`.
     pub actions: Vec<i32>,
     /// Screen height and width of the loaded game.
@@ -62,8 +66,19 @@ fn silence_banner() {
     ONCE.call_once(|| unsafe { ale_sys::setLoggerMode(2) });
 }
 
+/// What a game's first load told: `(action codes, screen height, screen width)`, per ROM file and action set.
+type GameFacts = (Vec<i32>, usize, usize);
+static GAME_FACTS: Mutex<Vec<((&'static str, bool), GameFacts)>> = Mutex::new(Vec::new());
+
+fn known_facts(key: (&'static str, bool)) -> Option<GameFacts> {
+    let facts = GAME_FACTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    facts.iter().find(|(k, _)| *k == key).map(|(_, f)| f.clone())
+}
+
 impl Emulator {
-    pub fn new(rom: &BundledRom, settings: EmulatorSettings) -> Result<Self> {
+    /// An emulator for `rom` with `settings`. The ROM is loaded now only the first time this process sees the game
+    /// (to learn its action set and screen); otherwise at first use, usually the seeded reset that reloads it.
+    pub fn new(rom: &'static BundledRom, settings: EmulatorSettings) -> Result<Self> {
         if settings.random_seed <= 0 {
             return Err(EnvError::InvalidConfig(format!(
                 "ALE random_seed must be positive, got {}",
@@ -83,19 +98,43 @@ impl Emulator {
         if ptr.is_null() {
             return Err(EnvError::Unsupported("ALE could not create an emulator".into()));
         }
-        let mut emulator = Emulator { ptr, actions: Vec::new(), height: 0, width: 0 };
+        let mut emulator = Emulator { ptr, rom, loaded: false, actions: Vec::new(), height: 0, width: 0 };
         emulator.set_int("random_seed", settings.random_seed);
         emulator.set_float("repeat_action_probability", settings.repeat_action_probability);
         emulator.set_int("frame_skip", 1); // skipping and max-pooling happen in Rust
         emulator.set_int("max_num_frames_per_episode", 0); // the frame cap is a truncation, handled in Rust
         emulator.set_bool("color_averaging", false);
-        emulator.load(rom)?;
+        let key = (rom.filename(), settings.full_action_space);
+        if let Some((actions, height, width)) = known_facts(key) {
+            (emulator.actions, emulator.height, emulator.width) = (actions, height, width);
+            return Ok(emulator);
+        }
+        emulator.load()?;
         emulator.actions =
             if settings.full_action_space { emulator.legal_actions() } else { emulator.minimal_actions() };
         // SAFETY: a ROM is loaded.
         emulator.height = unsafe { ale_sys::getScreenHeight(ptr) } as usize;
         emulator.width = unsafe { ale_sys::getScreenWidth(ptr) } as usize;
+        let facts = (emulator.actions.clone(), emulator.height, emulator.width);
+        GAME_FACTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((key, facts));
         Ok(emulator)
+    }
+
+    /// Loads the ROM if it is not yet: every call into a running game goes through here first (one predictable
+    /// branch), so a deferred load can never leave ALE without a game.
+    #[inline]
+    fn ready(&mut self) -> *mut ale_sys::ALEInterface {
+        if !self.loaded {
+            self.load_deferred();
+        }
+        self.ptr
+    }
+
+    #[cold]
+    fn load_deferred(&mut self) {
+        let _setup = setup_lock();
+        // The ROM was written and loaded once already in this process, so only a full temp disk can fail here.
+        self.load().expect("cannot write the bundled ROM to the temporary folder");
     }
 
     fn key(name: &str) -> CString {
@@ -113,7 +152,8 @@ impl Emulator {
 
     /// Writes the bundled ROM under its canonical name (ALE 0.6 picks the game's settings by file name) into a
     /// private temporary folder, loads it, and removes the folder.
-    fn load(&mut self, rom: &BundledRom) -> Result<()> {
+    fn load(&mut self) -> Result<()> {
+        let rom = self.rom;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "rlx-rom-{}-{}",
@@ -128,14 +168,15 @@ impl Emulator {
         // SAFETY: a bundled ROM under its canonical name: loadROM accepts it (it would exit(1) on an unknown ROM).
         unsafe { ale_sys::loadROM(self.ptr, c_path.as_ptr()) };
         let _ = std::fs::remove_dir_all(&dir);
+        self.loaded = true;
         Ok(())
     }
 
     /// Reloads the ROM with a new seed (ALE reads its seed when a ROM is loaded), as ale-py's `seed` does.
-    pub fn reseed(&mut self, rom: &BundledRom, random_seed: i32) -> Result<()> {
+    pub fn reseed(&mut self, random_seed: i32) -> Result<()> {
         let _setup = setup_lock();
         self.set_int("random_seed", random_seed);
-        self.load(rom)
+        self.load()
     }
 
     fn minimal_actions(&mut self) -> Vec<i32> {
@@ -155,22 +196,22 @@ impl Emulator {
     /// Emulates one frame with ALE action code `code`; returns the reward.
     #[inline]
     pub fn act(&mut self, code: i32) -> i32 {
-        unsafe { ale_sys::act(self.ptr, code) }
+        unsafe { ale_sys::act(self.ready(), code) }
     }
     #[inline]
     pub fn game_over(&mut self) -> bool {
-        unsafe { ale_sys::game_over(self.ptr) }
+        unsafe { ale_sys::game_over(self.ready()) }
     }
     pub fn reset_game(&mut self) {
-        unsafe { ale_sys::reset_game(self.ptr) }
+        unsafe { ale_sys::reset_game(self.ready()) }
     }
     #[inline]
     pub fn lives(&mut self) -> u32 {
-        unsafe { ale_sys::lives(self.ptr) }.max(0) as u32
+        unsafe { ale_sys::lives(self.ready()) }.max(0) as u32
     }
     #[inline]
     pub fn episode_frame_number(&mut self) -> u64 {
-        unsafe { ale_sys::getEpisodeFrameNumber(self.ptr) }.max(0) as u64
+        unsafe { ale_sys::getEpisodeFrameNumber(self.ready()) }.max(0) as u64
     }
     /// `(height, width)` of the screen (210 x 160 for most games).
     pub fn screen_shape(&self) -> (usize, usize) {
@@ -181,11 +222,14 @@ impl Emulator {
     #[inline]
     pub fn grayscale(&mut self, out: &mut [u8]) {
         assert_eq!(out.len(), self.height * self.width, "screen buffer size");
-        unsafe { ale_sys::getScreenGrayscale(self.ptr, out.as_mut_ptr()) }
+        unsafe { ale_sys::getScreenGrayscale(self.ready(), out.as_mut_ptr()) }
     }
     /// ALE's whole system state (console, cartridge RAM, the generator behind sticky actions, the game's score
     /// and lives), serialized by ALE itself.
-    pub fn save_state(&self) -> Vec<u8> {
+    pub fn save_state(&self) -> Result<Vec<u8>> {
+        if !self.loaded {
+            return Err(EnvError::Unsupported("an Atari env has no state to snapshot before its first reset".into()));
+        }
         let _setup = setup_lock(); // rare, and Stella's serializers are not worth auditing for shared state
                                    // SAFETY: the state is created, encoded into a buffer of the length ALE reports, and deleted here.
         unsafe {
@@ -194,13 +238,14 @@ impl Emulator {
             let mut bytes = vec![0u8; len.max(0) as usize];
             ale_sys::encodeState(state, bytes.as_mut_ptr().cast(), len);
             ale_sys::deleteState(state);
-            bytes
+            Ok(bytes)
         }
     }
 
     /// Restores what [`Emulator::save_state`] returned for the same game. ALE throws (and the process aborts) on a
     /// malformed state, so callers must pass only bytes this module wrote: `AtariEnv::restore` checks a hash first.
     pub fn load_state(&mut self, bytes: &[u8]) {
+        self.ready();
         let _setup = setup_lock();
         // SAFETY: `bytes` is a state `save_state` encoded (checked by the caller); the decoded copy is deleted here.
         unsafe {
@@ -213,6 +258,6 @@ impl Emulator {
     /// The RGB screen into `out`: `[height * width * 3]`, for rendering.
     pub fn rgb(&mut self, out: &mut [u8]) {
         assert_eq!(out.len(), self.height * self.width * 3, "screen buffer size");
-        unsafe { ale_sys::getScreenRGB(self.ptr, out.as_mut_ptr()) }
+        unsafe { ale_sys::getScreenRGB(self.ready(), out.as_mut_ptr()) }
     }
 }

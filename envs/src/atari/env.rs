@@ -129,7 +129,6 @@ impl AtariConfig {
 /// An Atari game with its preprocessing; observations are `[frame_stack, H, W]` uint8 grayscale frames.
 pub struct AtariEnv {
     pub game: &'static str,
-    rom: &'static BundledRom,
     config: AtariConfig,
     emulator: Emulator,
     /// Draws the no-op counts.
@@ -178,7 +177,6 @@ impl AtariEnv {
         let action_space = Space::discrete(emulator.actions.len() as i64);
         Ok(AtariEnv {
             game,
-            rom,
             stack: vec![0; config.frame_stack * h * w],
             config,
             emulator,
@@ -389,7 +387,7 @@ impl Env for AtariEnv {
         if let Some(seed) = seed {
             self.rng = seeded_rng(seed);
             // ALE reads its seed when the ROM loads (sticky actions draw from it): reload, as ale-py's seed() does.
-            if self.emulator.reseed(self.rom, ale_seed(seed)).is_ok() {
+            if self.emulator.reseed(ale_seed(seed)).is_ok() {
                 self.was_real_done = true;
             }
         }
@@ -425,7 +423,7 @@ impl Env for AtariEnv {
     }
 
     fn snapshot(&self) -> Result<Snapshot> {
-        let ale = self.emulator.save_state();
+        let ale = self.emulator.save_state()?;
         to_snapshot(&SavedAtari {
             game: self.game.to_string(),
             ale_state: to_hex(&ale),
