@@ -1,8 +1,10 @@
-"""EnvPool, ale-py + Gymnasium's AtariPreprocessing, and raw ALE throughput, for bench_envs_atari (which runs this).
+"""EnvPool, ale-py + Gymnasium's AtariPreprocessing, and raw ALE throughput, measured on request for
+bench_envs_atari, which interleaves these measurements with its own so that both sides see the same machine state.
 
-Prints one JSON line: {"versions": {...}, "results": [{"peer", "mode", "game", "num_envs", "threads",
-"steps_per_s", "frames_per_s"}, ...]}; agent steps skip 4 frames. Random actions from a pre-drawn table.
-usage: python envs_atari.py SECONDS GAME [GAME ...]
+Protocol (one JSON object per line): prints {"versions": {...}} first, then for each request line
+{"peer": "envpool" | "gymnasium" | "raw", "game", "num_envs", "threads", "batch_size", "seconds"} prints
+{"steps_per_s": x}; agent steps skip 4 frames, raw steps are single frames. Random actions from a pre-drawn table.
+usage: python envs_atari.py   (reads requests on stdin until EOF)
 """
 import json
 import re
@@ -34,13 +36,28 @@ def timed(step, seconds):
             return n / elapsed
 
 
-def envpool_rate(game, num_envs, threads, seconds):
-    env = envpool.make(f"{game}-v5", env_type="gymnasium", num_envs=num_envs, batch_size=num_envs, num_threads=threads, seed=0)
-    env.reset()
+def envpool_rate(game, num_envs, threads, batch_size, seconds):
+    """Sync mode (batch_size == num_envs): step all envs; async: recv the first batch_size, send to them."""
+    env = envpool.make(f"{game}-v5", env_type="gymnasium", num_envs=num_envs, batch_size=batch_size,
+                       num_threads=threads, seed=0)
     table = np.random.default_rng(0).integers(env.action_space.n, size=(1024, num_envs))
-    for i in range(20):  # warm-up: first resets, no-ops
-        env.step(table[i])
-    return timed(lambda i: env.step(table[i & 1023]), seconds) * num_envs
+    if batch_size == num_envs:
+        env.reset()
+        for i in range(20):  # warm-up: first resets, no-ops
+            env.step(table[i])
+        rate = timed(lambda i: env.step(table[i & 1023]), seconds) * num_envs
+    else:
+        env.async_reset()
+
+        def step(i):
+            info = env.recv()[-1]
+            env.send(table[i & 1023][:batch_size], info["env_id"])
+
+        for i in range(20):
+            step(i)
+        rate = timed(step, seconds) * batch_size
+    env.close()
+    return rate
 
 
 def ale_py_rate(game, seconds):
@@ -74,23 +91,17 @@ def raw_ale_frames(game, seconds):
 
 
 def main():
-    seconds, games = float(sys.argv[1]), sys.argv[2:]
-    results = []
-
-    def record(peer, mode, game, num_envs, threads, steps_per_s, frames_per_step=4):
-        results.append({"peer": peer, "mode": mode, "game": game, "num_envs": num_envs, "threads": threads,
-                        "steps_per_s": steps_per_s, "frames_per_s": steps_per_s * frames_per_step})
-        print(f"{peer:8s} {mode:10s} {game:10s} n={num_envs:2d} t={threads} {steps_per_s:9.0f} steps/s", file=sys.stderr)
-
-    for game in games:
-        record("ale-py", "raw act", game, 1, 1, raw_ale_frames(game, seconds), frames_per_step=1)
-        record("ale-py", "gymnasium", game, 1, 1, ale_py_rate(game, seconds))
-        if envpool is not None:
-            for n in (1, 8, 32):
-                for t in (1, 2):
-                    record("envpool", "pool", game, n, t, envpool_rate(game, n, t, seconds))
     versions = {"ale_py": ale_py.__version__, "gymnasium": gym.__version__, "envpool": envpool.__version__ if envpool else None}
-    print(json.dumps({"versions": versions, "results": results}))
+    print(json.dumps({"versions": versions}), flush=True)
+    for line in sys.stdin:
+        r = json.loads(line)
+        if r["peer"] == "envpool":
+            rate = envpool_rate(r["game"], r["num_envs"], r["threads"], r["batch_size"], r["seconds"]) if envpool else None
+        elif r["peer"] == "gymnasium":
+            rate = ale_py_rate(r["game"], r["seconds"])
+        else:
+            rate = raw_ale_frames(r["game"], r["seconds"])
+        print(json.dumps({"steps_per_s": rate}), flush=True)
 
 
 if __name__ == "__main__":

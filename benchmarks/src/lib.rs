@@ -1,15 +1,20 @@
 //! Shared helpers of the benchmark programs: running a Python peer script, timing loops, machine facts, tables.
 
 use anyhow::{bail, Context, Result};
-use std::path::Path;
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
+
+fn peer_command(script: &str) -> Result<(String, PathBuf)> {
+    let python = std::env::var("RLX_PYTHON").context("RLX_PYTHON is unset: run benchmarks through scripts/bench")?;
+    Ok((python, Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join(script)))
+}
 
 /// Runs `benchmarks/peers/<script>` with the project's venv python (`RLX_PYTHON`, set by `scripts/bench`) and
 /// parses the JSON it prints last on stdout. Its stderr (progress) goes to ours.
 pub fn run_peer(script: &str, args: &[String]) -> Result<serde_json::Value> {
-    let python = std::env::var("RLX_PYTHON").context("RLX_PYTHON is unset: run benchmarks through scripts/bench")?;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join(script);
+    let (python, path) = peer_command(script)?;
     let out = Command::new(&python)
         .arg(&path)
         .args(args)
@@ -22,6 +27,57 @@ pub fn run_peer(script: &str, args: &[String]) -> Result<serde_json::Value> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().context("the peer script printed nothing")?;
     serde_json::from_str(last).context("the peer script's last line is not JSON")
+}
+
+/// A peer script kept running between measurements, answering JSON-line requests with JSON lines. Benchmarks use
+/// it to interleave their measurements with the peer's, so both sides see the same machine: this shared VM's speed
+/// drifts by 20-30% over minutes, which sequential "all peers, then rlx" runs turn into fake ratios.
+pub struct PeerServer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// The first line the script printed (its versions).
+    pub hello: serde_json::Value,
+}
+
+impl PeerServer {
+    pub fn start(script: &str) -> Result<Self> {
+        let (python, path) = peer_command(script)?;
+        let mut child = Command::new(&python)
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("cannot run {python}"))?;
+        let stdin = child.stdin.take().context("peer stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("peer stdout")?);
+        let mut server = PeerServer { child, stdin, stdout, hello: serde_json::Value::Null };
+        server.hello = server.read_line()?;
+        Ok(server)
+    }
+
+    /// Sends one request and waits for its answer.
+    pub fn ask(&mut self, request: &serde_json::Value) -> Result<serde_json::Value> {
+        writeln!(self.stdin, "{request}")?;
+        self.stdin.flush()?;
+        self.read_line()
+    }
+
+    fn read_line(&mut self) -> Result<serde_json::Value> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            bail!("the peer script exited (see its error above)");
+        }
+        serde_json::from_str(&line).with_context(|| format!("the peer script printed `{}`, not JSON", line.trim()))
+    }
+}
+
+impl Drop for PeerServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Calls `step(i)` for i = 0, 1, ... for about `seconds`; returns calls per second.
@@ -38,6 +94,13 @@ pub fn rate(seconds: f64, mut step: impl FnMut(usize)) -> f64 {
             return n as f64 / elapsed;
         }
     }
+}
+
+/// The median of some measurements (0 for none).
+pub fn median(xs: &[f64]) -> f64 {
+    let mut xs = xs.to_vec();
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The median of `repeats` measurements.

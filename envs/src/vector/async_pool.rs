@@ -14,12 +14,12 @@
 //!
 //! [`ThreadedVecEnv`]: super::ThreadedVecEnv
 
-use super::threaded::{block_ranges, panic_message, wait_until, BatchPtrs};
+use super::threaded::{block_ranges, panic_message, BatchPtrs, Waiter};
 use super::{reset_row, step_row, Actions, Batch};
 use crate::error::{EnvError, Result};
 use crate::{Action, Env, Space};
 use crossbeam_queue::ArrayQueue;
-use crossbeam_utils::sync::{Parker, Unparker};
+use crossbeam_utils::sync::Unparker;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -85,7 +85,7 @@ pub struct AsyncVecEnv<E: Env> {
     last: Option<usize>,
     /// `[batch_size]` scratch for `send_received`.
     scratch_ids: Vec<usize>,
-    caller: Parker,
+    caller: Waiter,
     /// The batch of the ring the next `recv` returns.
     next: usize,
     observation_space: Space,
@@ -118,8 +118,8 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
             let (make_env, ready_tx, range) = (make_env.clone(), ready_tx.clone(), range.clone());
             let (start_tx, start_rx) = mpsc::channel::<Arc<Shared<E::Obs>>>();
             start_txs.push(start_tx);
-            let parker = Parker::new();
-            let unparker = parker.unparker().clone();
+            let mut waiter = Waiter::new();
+            let unparker = waiter.unparker();
             let spawned = std::thread::Builder::new().name(format!("rlx-async-{w}")).spawn(move || {
                 let mut envs = match range.clone().map(|i| make_env(i)).collect::<Result<Vec<E>>>() {
                     Ok(envs) => envs,
@@ -138,7 +138,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
                 drop(ready_tx);
                 // The caller drops the sender instead when start-up failed elsewhere.
                 if let Ok(shared) = start_rx.recv() {
-                    worker_loop(w, &mut envs, range.start, &shared, &parker);
+                    worker_loop(w, &mut envs, range.start, &shared, &mut waiter);
                 }
             });
             let handle =
@@ -171,7 +171,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         let continuous_actions = action_kind == ActionKind::Continuous;
         let mut discrete = vec![0i64; if continuous_actions { 0 } else { num_envs * per_env }];
         let mut continuous = vec![0f32; if continuous_actions { num_envs * per_env } else { 0 }];
-        let caller = Parker::new();
+        let caller = Waiter::new();
         let shared = Arc::new(Shared {
             ring: ring.iter_mut().map(BatchPtrs::new).collect(),
             filled: (0..ring_len).map(|_| AtomicUsize::new(0)).collect(),
@@ -182,7 +182,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
             per_env,
             action_kind,
             queues: ranges.iter().map(|r| ArrayQueue::new(r.len())).collect(),
-            caller: caller.unparker().clone(),
+            caller: caller.unparker(),
             shutdown: AtomicBool::new(false),
             error: Mutex::new(None),
             poisoned: AtomicBool::new(false),
@@ -319,7 +319,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
             )));
         }
         let filled = &self.shared.filled[self.next];
-        wait_until(&self.caller, || filled.load(Ordering::Acquire) == size);
+        self.caller.wait_until(|| filled.load(Ordering::Acquire) == size);
         filled.store(0, Ordering::Relaxed);
         let received = self.next;
         self.next = (self.next + 1) % self.ring.len();
@@ -356,13 +356,13 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
     }
 }
 
-fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, parker: &Parker) {
+fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, waiter: &mut Waiter) {
     let queue = &shared.queues[worker];
     let per_env = shared.per_env;
     let mut action_row = vec![0f32; if shared.action_kind == ActionKind::Continuous { per_env } else { 0 }];
     let mut discrete_row = vec![0i64; if shared.action_kind == ActionKind::MultiDiscrete { per_env } else { 0 }];
     loop {
-        wait_until(parker, || !queue.is_empty() || shared.shutdown.load(Ordering::Acquire));
+        waiter.wait_until(|| !queue.is_empty() || shared.shutdown.load(Ordering::Acquire));
         let Some(job) = queue.pop() else {
             if shared.shutdown.load(Ordering::Acquire) {
                 return;

@@ -3,7 +3,8 @@
 //! `num_threads = 1` is a plain synchronous loop and `num_threads = T` uses T cores with T - 1 extra threads.
 //!
 //! Hand-off is a generation counter: the caller publishes a command and bumps the generation; waiting threads spin
-//! for up to 200 us and then park, so an idle pool costs no CPU while the agent computes.
+//! for up to 200 us while their waits are short, park at once when they are long ([`Waiter`]), so an idle pool
+//! costs no CPU while the agent computes.
 
 use super::{check_same_spaces, env_snapshots, reset_rows, step_rows, validate_actions, Actions, Batch, Rows, VecEnv};
 use crate::error::{EnvError, Result};
@@ -139,7 +140,7 @@ pub struct ThreadedVecEnv<E: Env> {
     batch: Box<Batch<E::Obs>>,
     shared: Arc<Shared<E::Obs>>,
     workers: Vec<(JoinHandle<()>, Unparker)>,
-    caller: Parker,
+    caller: Waiter,
     observation_space: Space,
     action_space: Space,
     num_envs: usize,
@@ -179,13 +180,13 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
         let obs_len = observation_space.flat_dim();
         let mut batch = Box::new(Batch::new(num_envs, obs_len));
         let ptrs = BatchPtrs::new(&mut batch);
-        let caller = Parker::new();
+        let caller = Waiter::new();
         let shared = Arc::new(Shared {
             ptrs,
             command: UnsafeCell::new(Command::Idle),
             generation: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
-            caller: caller.unparker().clone(),
+            caller: caller.unparker(),
             per_env: action_space.flat_dim(),
             error: Mutex::new(None),
             poisoned: AtomicBool::new(false),
@@ -199,8 +200,8 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
             let (shared, make_env, ready_tx, range) =
                 (shared.clone(), make_env.clone(), ready_tx.clone(), range.clone());
             let (space_o, space_a) = (observation_space.clone(), action_space.clone());
-            let parker = Parker::new();
-            let unparker = parker.unparker().clone();
+            let mut waiter = Waiter::new();
+            let unparker = waiter.unparker();
             let handle = std::thread::Builder::new()
                 .name(format!("rlx-vecenv-{w}"))
                 .spawn(move || {
@@ -226,7 +227,7 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
                     };
                     let _ = ready_tx.send(Ok(()));
                     drop(ready_tx);
-                    worker_loop(w, &mut envs, range.start, &shared, &parker);
+                    worker_loop(w, &mut envs, range.start, &shared, &mut waiter);
                 })
                 .map_err(|e| EnvError::InvalidConfig(format!("cannot spawn a vector env thread: {e}")))?;
             workers.push((handle, unparker));
@@ -264,7 +265,8 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
         // still read the caller's actions: catch it, wait, then resume it.
         let own_result =
             catch_unwind(AssertUnwindSafe(|| run_own(&mut self.envs, unsafe { self.shared.ptrs.rows(0, own) })));
-        wait_until(&self.caller, || self.shared.pending.load(Ordering::Acquire) == 0);
+        let shared = &self.shared;
+        self.caller.wait_until(|| shared.pending.load(Ordering::Acquire) == 0);
         let own_result = own_result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         // SAFETY: all workers are done with the command; the caller's actions are no longer referenced.
         unsafe { *self.shared.command.get() = Command::Idle };
@@ -276,41 +278,61 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
     }
 }
 
-/// How long a waiting thread spins before it parks. Classic-control steps take tens of nanoseconds, so a batch
-/// is often back within microseconds; a futex wake-up costs about as much as the work, so spin first. An idle
-/// pool (the agent computing) parks after this and burns no CPU.
+/// How long a waiting thread spins before it parks, when its waits are usually short. Classic-control steps take
+/// tens of nanoseconds, so a batch is often back within microseconds and a futex wake-up costs about as much as the
+/// work: spin first.
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(200);
 
-pub(super) fn wait_until(parker: &Parker, done: impl Fn() -> bool) {
-    if done() {
-        return;
+/// A thread's way of waiting for a flag another thread sets. It spins up to `SPIN_BEFORE_PARK` while its recent
+/// waits were shorter than that, and otherwise parks at once: an Atari batch takes milliseconds, and a thread
+/// spinning through them would take a core from the threads doing the work (or from the agent's forward pass).
+pub(super) struct Waiter {
+    parker: Parker,
+    /// Exponential moving average of this thread's recent waits, in microseconds.
+    typical_wait_us: f64,
+}
+
+impl Waiter {
+    pub(super) fn new() -> Self {
+        Waiter { parker: Parker::new(), typical_wait_us: 0.0 }
     }
-    let start = Instant::now();
-    loop {
-        for _ in 0..64 {
-            if done() {
-                return;
+
+    /// Wakes this waiter (from another thread) after setting the flag it waits on.
+    pub(super) fn unparker(&self) -> Unparker {
+        self.parker.unparker().clone()
+    }
+
+    pub(super) fn wait_until(&mut self, done: impl Fn() -> bool) {
+        let start = Instant::now();
+        let spin =
+            if self.typical_wait_us < SPIN_BEFORE_PARK.as_secs_f64() * 1e6 { SPIN_BEFORE_PARK } else { Duration::ZERO };
+        'spin: while !done() {
+            for _ in 0..64 {
+                if done() {
+                    break 'spin;
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
+            if start.elapsed() > spin {
+                let backoff = Backoff::new();
+                while !done() {
+                    if backoff.is_completed() {
+                        self.parker.park(); // an unpark after `done` flipped is remembered, so no wake-up is lost
+                    } else {
+                        backoff.snooze();
+                    }
+                }
+                break;
+            }
         }
-        if start.elapsed() > SPIN_BEFORE_PARK {
-            break;
-        }
-    }
-    let backoff = Backoff::new();
-    while !done() {
-        if backoff.is_completed() {
-            parker.park(); // an unpark after `done` flipped is remembered, so no wake-up is lost
-        } else {
-            backoff.snooze();
-        }
+        self.typical_wait_us = 0.9 * self.typical_wait_us + 0.1 * start.elapsed().as_secs_f64() * 1e6;
     }
 }
 
-fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, parker: &Parker) {
+fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, waiter: &mut Waiter) {
     let mut seen = 0;
     loop {
-        wait_until(parker, || shared.generation.load(Ordering::Acquire) != seen);
+        waiter.wait_until(|| shared.generation.load(Ordering::Acquire) != seen);
         seen = shared.generation.load(Ordering::Acquire);
         // SAFETY: the generation was observed with Acquire after the caller wrote the command.
         let command = unsafe { *shared.command.get() };
