@@ -103,9 +103,9 @@ pub trait Env {
 }
 
 /// A type-erased env, as `make` returns it.
-pub type BoxedEnv<T = f32> = Box<dyn Env<Obs = T>>;
+pub type BoxedEnv<T = f32> = Box<dyn Env<Obs = T> + Send>;
 
-impl<T: Copy + Default + Send + Sync + 'static> Env for Box<dyn Env<Obs = T>> {
+impl<T: Copy + Default + Send + Sync + 'static> Env for Box<dyn Env<Obs = T> + Send> {
     type Obs = T;
     fn observation_space(&self) -> &Space {
         (**self).observation_space()

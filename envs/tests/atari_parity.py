@@ -3,6 +3,7 @@
 For each game, ale-py's `ALE/<Game>-v5` with `<Game>NoFrameskip-v4`'s settings (frameskip 1, sticky actions off;
 some games have no v4 id) and a fixed random action sequence:
   raw:  per emulator frame, a checksum of the RGB screen, the reward, lives and terminated;
+  noops: checksums of the reset frame and of NOOP_FRAMES no-op frames after it (to diagnose reset sequences);
   pre:  AtariPreprocessing(noop_max=0, frame_skip=4, screen_size=84, grayscale, no life loss) frames (84x84 bytes,
         appended to OUT.frames in game order, reset frame first), rewards and terminated.
 Writes OUT.json and OUT.frames.  usage: python atari_parity.py OUT GAME [GAME ...]
@@ -16,7 +17,7 @@ import numpy as np
 from gymnasium.wrappers import AtariPreprocessing
 
 gym.register_envs(ale_py)
-RAW_STEPS, PRE_STEPS = 400, 150
+RAW_STEPS, PRE_STEPS, NOOP_FRAMES = 400, 150, 120
 
 
 def make(game):
@@ -61,7 +62,9 @@ def main():
                 pre["terminated"].append(bool(term or trunc))
                 if term or trunc:
                     break
-            result["games"][game] = {"raw": raw, "pre": pre}
+            obs, _ = env.reset(seed=0)
+            noops = [checksum(obs)] + [checksum(env.step(0)[0]) for _ in range(NOOP_FRAMES)]
+            result["games"][game] = {"raw": raw, "pre": pre, "noops": noops}
     with open(out + ".json", "w") as f:
         json.dump(result, f)
 

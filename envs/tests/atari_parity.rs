@@ -53,6 +53,8 @@ struct Recording {
 struct Game {
     raw: Raw,
     pre: Pre,
+    /// Checksums of ale-py's reset frame and the no-op frames after it.
+    noops: Vec<u64>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +139,36 @@ fn compare_game(game: &str, g: &Game, frames: &[u8]) -> Result<String, String> {
     ))
 }
 
+/// Looks for a simple cause of a difference, on the reset frame and the no-op frames after it: ale-py's 210 rows
+/// sitting at some offset inside ALE 0.6's taller screen, and/or the same frames some emulator frames earlier or
+/// later (a reset sequence of another length). Returns `(row offset, frame shift)` when every overlapping frame agrees.
+fn diagnose(game: &str, g: &Game) -> Option<(usize, i64)> {
+    let mut env = make_atari_with(&format!("{game}NoFrameskip-v4"), AtariConfig::raw()).unwrap();
+    let (h, w) = env.screen_shape();
+    let mut rgb = vec![0u8; h * w * 3];
+    env.reset(Some(0));
+    let mut frames = Vec::new();
+    for t in 0..g.noops.len() {
+        if t > 0 {
+            env.step(Action::Discrete(0)).unwrap();
+        }
+        env.render_rgb(&mut rgb);
+        frames.push(rgb.clone());
+    }
+    let n = frames.len() as i64;
+    for top in 0..=h.saturating_sub(210) {
+        let ours: Vec<u64> = frames.iter().map(|f| checksum(&f[top * w * 3..(top + 210) * w * 3])).collect();
+        // Shifts ordered by size, 0 first; at least 60 overlapping frames must all agree.
+        for shift in (0..=60i64).flat_map(|d| if d == 0 { vec![0] } else { vec![d, -d] }) {
+            let overlap: Vec<i64> = (0..n).filter(|&i| (0..n).contains(&(i + shift))).collect();
+            if overlap.len() >= 60 && overlap.iter().all(|&i| ours[(i + shift) as usize] == g.noops[i as usize]) {
+                return Some((top, shift));
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn raw_and_preprocessed_frames_match_ale_py() {
     let python = std::env::var("RLX_PYTHON").expect("RLX_PYTHON is unset: run the tests through scripts/test");
@@ -165,6 +197,22 @@ fn raw_and_preprocessed_frames_match_ale_py() {
         offset += len;
         println!("{game}: {}", result.as_ref().unwrap_or_else(|e| e));
         if survey {
+            if result.is_err() {
+                let cause = match diagnose(game, g) {
+                    Some((0, 0)) => "reset and no-op frames agree: the difference comes with other actions".into(),
+                    Some((top, 0)) => format!("ale-py's frames are rows {top}..{} of ALE 0.6's screen", top + 210),
+                    Some((top, shift)) => format!(
+                        "same frames (ale-py's = rows {top}..{} of ours), {} emulator frames apart: ALE 0.12's reset \
+                         sequence runs {} frames {}",
+                        top + 210,
+                        shift.abs(),
+                        shift.abs(),
+                        if shift > 0 { "longer" } else { "shorter" }
+                    ),
+                    None => "no row offset or frame shift explains it: the cores emulate the ROM differently".into(),
+                };
+                println!("{game}: diagnosis: {cause}");
+            }
             continue;
         }
         if reason.is_empty() {

@@ -147,16 +147,24 @@ impl Env for Fragile {
 
 #[test]
 fn a_panicking_worker_poisons_the_pool_with_an_error() {
-    // Env 1 lives in the worker thread (env 0 in the caller's block).
-    let mut pool =
-        ThreadedVecEnv::new(2, 2, |i| Ok(Fragile { steps: 0, fragile: i == 1, space: Space::discrete(2) })).unwrap();
-    pool.reset(None).unwrap();
-    for _ in 0..4 {
-        pool.step(Actions::Discrete(&[0, 0])).unwrap();
+    // Env 1 lives in the worker's block, but either thread may step it (work stealing): the panic is an error
+    // whichever thread it happens on, and names that thread.
+    for threads in [1, 2] {
+        let mut pool =
+            ThreadedVecEnv::new(2, threads, |i| Ok(Fragile { steps: 0, fragile: i == 1, space: Space::discrete(2) }))
+                .unwrap();
+        pool.reset(None).unwrap();
+        for _ in 0..4 {
+            pool.step(Actions::Discrete(&[0, 0])).unwrap();
+        }
+        match pool.step(Actions::Discrete(&[0, 0])).unwrap_err() {
+            EnvError::WorkerPanicked { worker, message } => {
+                assert!(worker < threads && message == "fragile env broke", "{worker} {message}")
+            }
+            other => panic!("{other}"),
+        }
+        assert!(pool.step(Actions::Discrete(&[0, 0])).is_err(), "a poisoned pool keeps failing");
     }
-    let err = pool.step(Actions::Discrete(&[0, 0])).unwrap_err();
-    assert_eq!(err, EnvError::WorkerPanicked { worker: 1, message: "fragile env broke".into() });
-    assert!(pool.step(Actions::Discrete(&[0, 0])).is_err(), "a poisoned pool keeps failing");
 
     // The async pool: the panic surfaces at the recv that returns the broken env, and the pool stays failed.
     let mut pool =

@@ -28,7 +28,7 @@ pub struct VecEnvSpec<'a> {
 }
 
 /// `n_envs` copies of `make_one(i)`, threaded when asked.
-fn vector_of<E: Env + 'static>(
+fn vector_of<E: Env + Send + 'static>(
     spec: &VecEnvSpec<'_>,
     make_one: impl Fn(usize) -> rlx_envs::Result<E> + Send + Sync + 'static,
 ) -> Result<Box<dyn VecEnv<Obs = E::Obs>>> {

@@ -3,8 +3,7 @@
 //! ALE's C API has two traps this module keeps closed: `loadROM` calls `exit(1)` on a ROM it does not know (so only
 //! bundled ROMs, written under their canonical file names, are ever loaded), and `getString` returns a dangling
 //! pointer (never called). Settings are always set explicitly before `loadROM`, since ALE 0.6 defaults to sticky
-//! actions and a clock-based seed. The handle is a raw pointer, so it is neither `Send` nor `Sync`: vector envs
-//! build each emulator in the thread that steps it.
+//! actions and a clock-based seed. The handle is `Send` (ALE keeps no thread-local state) but not `Sync`.
 //!
 //! ALE 0.6's construction, settings and ROM loading are not thread-safe (they share global state: two threads
 //! reseeding at once corrupted the heap), so those calls hold one process-wide lock; emulation itself (`act`,
@@ -51,6 +50,12 @@ pub struct Emulator {
     height: usize,
     width: usize,
 }
+
+// SAFETY: an ALE interface is a self-contained object with no thread-local state, so it may be used from any thread,
+// one at a time (it is not `Sync`). The process-wide state ALE 0.6 does share is touched only by construction,
+// settings, `loadROM`, state serialization and deletion, which all hold `ALE_SETUP`. Vector envs build each emulator
+// in the thread that mostly steps it and let another thread take it over at the end of a batch.
+unsafe impl Send for Emulator {}
 
 impl Drop for Emulator {
     fn drop(&mut self) {

@@ -231,6 +231,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
                 self.in_flight_count
             )));
         }
+        self.last = None;
         for env in 0..self.num_envs() {
             self.submit(Job::Reset { env, seed });
         }

@@ -1,19 +1,22 @@
-//! An EnvPool-style threaded vector env: fixed worker threads, each owning a contiguous block of envs and writing
-//! its rows of one preallocated batch in place. The calling thread steps the first block itself, so
-//! `num_threads = 1` is a plain synchronous loop and `num_threads = T` uses T cores with T - 1 extra threads.
+//! An EnvPool-style threaded vector env: fixed worker threads, each owning a contiguous block of envs (built in
+//! that thread) and writing their rows of one preallocated batch in place. The calling thread steps the first block
+//! itself, so `num_threads = 1` is a plain synchronous loop and `num_threads = T` uses T cores with T - 1 extra
+//! threads. A thread that is done with its own block takes the unclaimed envs of the others (work stealing, one
+//! atomic add per env when steps are slow), so a thread the OS or the hypervisor delays does not hold back the
+//! whole step, which a fixed split would; EnvPool gets the same effect from one shared task queue.
 //!
 //! Hand-off is a generation counter: the caller publishes a command and bumps the generation; waiting threads spin
 //! for up to 200 us while their waits are short, park at once when they are long ([`Waiter`]), so an idle pool
 //! costs no CPU while the agent computes.
 
-use super::{check_same_spaces, env_snapshots, reset_rows, step_rows, validate_actions, Actions, Batch, Rows, VecEnv};
+use super::{check_same_spaces, env_snapshots, reset_row, step_row, validate_actions, Actions, Batch, Rows, VecEnv};
 use crate::error::{EnvError, Result};
 use crate::{Env, Info, Snapshot, Space};
 use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -110,9 +113,27 @@ impl Command {
     }
 }
 
+/// One thread's block of envs, published so that the other threads can take its unclaimed envs at the end of a
+/// batch (work stealing: a thread that the OS or the hypervisor delays does not hold back the whole step).
+struct Block<E> {
+    /// The block's envs, owned by the thread that built them; set once before the first command.
+    envs: AtomicPtr<E>,
+    len: usize,
+    /// Index of the block's first env in the batch.
+    first: usize,
+    /// The next unclaimed env of the current command; the caller resets it before publishing each command.
+    cursor: AtomicUsize,
+}
+
 /// State shared by the calling thread and the workers.
-struct Shared<T> {
-    ptrs: BatchPtrs<T>,
+struct Shared<E: Env> {
+    ptrs: BatchPtrs<E::Obs>,
+    /// Block 0 is the caller's.
+    blocks: Vec<Block<E>>,
+    /// Envs claimed per atomic operation: 1 when a step takes microseconds (Atari), so stealing balances finely;
+    /// a whole block when it takes nanoseconds (classic control), so claiming costs nothing. Set by the caller from
+    /// the previous command's duration.
+    claim: AtomicUsize,
     command: UnsafeCell<Command>,
     /// Bumped (Release) after `command` is written; workers run each generation once.
     generation: AtomicU64,
@@ -128,17 +149,79 @@ struct Shared<T> {
 
 // SAFETY: `command` is written only by the caller while no command is in flight (all workers have finished the
 // previous generation and wait for the next), and read by workers only after observing the new generation with
-// Acquire ordering. Batch rows are partitioned between threads (see `BatchPtrs`).
-unsafe impl<T: Send> Sync for Shared<T> {}
-unsafe impl<T: Send> Send for Shared<T> {}
+// Acquire ordering. Each env, and its batch row, is claimed by exactly one thread per command through its block's
+// cursor; the thread that stepped it last finished before the caller published the next command (`pending`, then
+// `generation`), so its writes are visible to the next claimer. Envs move between threads, hence `E: Send`.
+unsafe impl<E: Env + Send> Sync for Shared<E> where E::Obs: Send {}
+unsafe impl<E: Env + Send> Send for Shared<E> where E::Obs: Send {}
 
-/// Threaded vector env; see the module docs. Envs are built inside the thread that steps them, so an env that
-/// cannot move between threads (an emulator handle) works too.
+impl<E: Env> Shared<E> {
+    /// Runs `f` on every env this thread claims: first from its own block `me`, then from the others'.
+    fn for_each_claimed(
+        &self,
+        me: usize,
+        mut f: impl FnMut(&mut E, usize, &mut Rows<'_, E::Obs>) -> Result<()>,
+    ) -> Result<()> {
+        let claim = self.claim.load(Ordering::Relaxed).max(1);
+        let mut first_error = None;
+        for k in 0..self.blocks.len() {
+            let block = &self.blocks[(me + k) % self.blocks.len()];
+            let base = block.envs.load(Ordering::Acquire);
+            loop {
+                let start = block.cursor.fetch_add(claim, Ordering::Relaxed);
+                if start >= block.len {
+                    break;
+                }
+                for j in start..(start + claim).min(block.len) {
+                    // SAFETY: the cursor gives env j of this block, and its row, to this thread alone (see `Shared`).
+                    let (env, mut rows) = unsafe { (&mut *base.add(j), self.ptrs.rows(block.first + j, 1)) };
+                    if let Err(e) = f(env, block.first + j, &mut rows) {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The envs of block `me`, for the commands each thread runs on its own block only (snapshot, restore).
+    ///
+    /// # Safety
+    /// Only inside such a command, on the thread that owns the block.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn own_block(&self, me: usize) -> &mut [E] {
+        let block = &self.blocks[me];
+        std::slice::from_raw_parts_mut(block.envs.load(Ordering::Acquire), block.len)
+    }
+
+    /// What thread `me` does for `command`.
+    fn execute(&self, me: usize, command: Command) -> Result<()> {
+        let first = self.blocks[me].first;
+        match command {
+            Command::Reset(seed) => self.for_each_claimed(me, |env, i, rows| {
+                reset_row(env, i, seed, rows, 0);
+                Ok(())
+            }),
+            Command::Step { kind, ptr, len } => {
+                // SAFETY: the caller is blocked in `run` while this command is in flight.
+                let actions = unsafe { Command::actions(kind, ptr, len) };
+                self.for_each_claimed(me, |env, i, rows| step_row(env, actions.get(i, self.per_env), rows, 0))
+            }
+            // SAFETY: snapshots and restores touch only the thread's own block.
+            Command::Snapshot => snapshot_block(unsafe { self.own_block(me) }, first, &self.snapshots),
+            Command::Restore => restore_block(unsafe { self.own_block(me) }, first, &self.snapshots),
+            Command::Idle | Command::Shutdown => Ok(()),
+        }
+    }
+}
+
+/// Threaded vector env; see the module docs. Envs are built inside the thread that owns their block (an emulator
+/// is created where it mostly runs), and may be stepped by another thread at the end of a batch.
 pub struct ThreadedVecEnv<E: Env> {
-    /// The first block, stepped by the calling thread.
-    envs: Vec<E>,
+    /// The first block, owned by the calling thread (accessed through `Shared::blocks[0]` once the pool runs).
+    _envs: Vec<E>,
     batch: Box<Batch<E::Obs>>,
-    shared: Arc<Shared<E::Obs>>,
+    shared: Arc<Shared<E>>,
     workers: Vec<(JoinHandle<()>, Unparker)>,
     caller: Waiter,
     observation_space: Space,
@@ -159,7 +242,7 @@ pub(super) fn block_ranges(num_envs: usize, blocks: usize) -> Vec<std::ops::Rang
         .collect()
 }
 
-impl<E: Env + 'static> ThreadedVecEnv<E> {
+impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
     /// `num_envs` envs made by `make_env(i)`, stepped by `num_threads` threads (the caller's included).
     pub fn new(
         num_envs: usize,
@@ -172,7 +255,7 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
             )));
         }
         let ranges = block_ranges(num_envs, num_threads.min(num_envs));
-        let envs: Vec<E> = ranges[0].clone().map(&make_env).collect::<Result<_>>()?;
+        let mut envs: Vec<E> = ranges[0].clone().map(&make_env).collect::<Result<_>>()?;
         let first = &envs[0];
         envs.iter().try_for_each(|e| check_same_spaces(first, e))?;
         let (observation_space, action_space) = (first.observation_space().clone(), first.action_space().clone());
@@ -181,8 +264,20 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
         let mut batch = Box::new(Batch::new(num_envs, obs_len));
         let ptrs = BatchPtrs::new(&mut batch);
         let caller = Waiter::new();
+        let blocks: Vec<Block<E>> = ranges
+            .iter()
+            .map(|r| Block {
+                envs: AtomicPtr::new(std::ptr::null_mut()),
+                len: r.len(),
+                first: r.start,
+                cursor: AtomicUsize::new(0),
+            })
+            .collect();
+        blocks_ready(&blocks, 0, &mut envs);
         let shared = Arc::new(Shared {
             ptrs,
+            blocks,
+            claim: AtomicUsize::new(1),
             command: UnsafeCell::new(Command::Idle),
             generation: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
@@ -225,57 +320,75 @@ impl<E: Env + 'static> ThreadedVecEnv<E> {
                             return;
                         }
                     };
+                    blocks_ready(&shared.blocks, w, &mut envs);
                     let _ = ready_tx.send(Ok(()));
                     drop(ready_tx);
-                    worker_loop(w, &mut envs, range.start, &shared, &mut waiter);
+                    worker_loop(w, &shared, &mut waiter);
+                    drop(envs); // after the pool shut down: nobody else can reach them any more
                 })
                 .map_err(|e| EnvError::InvalidConfig(format!("cannot spawn a vector env thread: {e}")))?;
             workers.push((handle, unparker));
         }
         drop(ready_tx);
-        let mut pool =
-            ThreadedVecEnv { envs, batch, shared, workers, caller, observation_space, action_space, num_envs };
+        let pool =
+            ThreadedVecEnv { _envs: envs, batch, shared, workers, caller, observation_space, action_space, num_envs };
         for _ in 1..ranges.len() {
             // A worker that failed to build its envs reports the error; `Drop` shuts the others down.
             ready_rx
                 .recv()
                 .map_err(|_| EnvError::InvalidConfig("a vector env thread exited during start-up".into()))??;
         }
-        pool.envs.shrink_to_fit();
         Ok(pool)
     }
 
-    /// Publishes `command`, runs the caller's block with `run_own`, and waits for every worker.
-    fn run(&mut self, command: Command, run_own: impl FnOnce(&mut [E], Rows<'_, E::Obs>) -> Result<()>) -> Result<()> {
+    /// Publishes `command`, runs the caller's share of it, and waits for every worker.
+    fn run(&mut self, command: Command) -> Result<()> {
         if self.shared.poisoned.load(Ordering::Acquire) {
             return Err(self.shared.error.lock().unwrap().clone().unwrap_or(EnvError::WorkerPanicked {
                 worker: 0,
                 message: "the pool is unusable after an earlier panic".into(),
             }));
         }
+        let started = Instant::now();
         // SAFETY: no command is in flight (the previous `run` waited for all workers).
         unsafe { *self.shared.command.get() = command };
+        for block in &self.shared.blocks {
+            block.cursor.store(0, Ordering::Relaxed);
+        }
         self.shared.pending.store(self.workers.len(), Ordering::Relaxed);
         self.shared.generation.fetch_add(1, Ordering::Release);
         for (_, unparker) in &self.workers {
             unparker.unpark();
         }
-        let own = self.envs.len();
-        // SAFETY: rows 0..own belong to the caller's block. A panic there must not unwind past the workers, which
-        // still read the caller's actions: catch it, wait, then resume it.
-        let own_result =
-            catch_unwind(AssertUnwindSafe(|| run_own(&mut self.envs, unsafe { self.shared.ptrs.rows(0, own) })));
+        // A panic must not unwind past the workers, which still read the caller's actions; and with stealing any
+        // thread may step any env, so a panic on this thread is reported like a worker's: the pool is poisoned.
+        let own_result = catch_unwind(AssertUnwindSafe(|| self.shared.execute(0, command))).unwrap_or_else(|panic| {
+            self.shared.poisoned.store(true, Ordering::Release);
+            Err(EnvError::WorkerPanicked { worker: 0, message: panic_message(&*panic) })
+        });
         let shared = &self.shared;
         self.caller.wait_until(|| shared.pending.load(Ordering::Acquire) == 0);
-        let own_result = own_result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         // SAFETY: all workers are done with the command; the caller's actions are no longer referenced.
         unsafe { *self.shared.command.get() = Command::Idle };
+        if let Command::Step { .. } = command {
+            // Microseconds per env step decide the claim size of the next command (see `Shared::claim`).
+            let threads = self.shared.blocks.len() as f64;
+            let per_env_us = started.elapsed().as_secs_f64() * 1e6 * threads / self.num_envs as f64;
+            let claim = if per_env_us > 2.0 { 1 } else { self.num_envs.div_ceil(self.shared.blocks.len()) };
+            self.shared.claim.store(claim, Ordering::Relaxed);
+        }
         own_result?;
         match self.shared.error.lock().unwrap().take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
+}
+
+/// Publishes block `b`'s envs; their vector is never resized afterwards.
+fn blocks_ready<E>(blocks: &[Block<E>], b: usize, envs: &mut Vec<E>) {
+    envs.shrink_to_fit();
+    blocks[b].envs.store(envs.as_mut_ptr(), Ordering::Release);
 }
 
 /// How long a waiting thread spins before it parks, when its waits are usually short. Classic-control steps take
@@ -329,29 +442,14 @@ impl Waiter {
     }
 }
 
-fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, waiter: &mut Waiter) {
+fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
     let mut seen = 0;
     loop {
         waiter.wait_until(|| shared.generation.load(Ordering::Acquire) != seen);
         seen = shared.generation.load(Ordering::Acquire);
         // SAFETY: the generation was observed with Acquire after the caller wrote the command.
         let command = unsafe { *shared.command.get() };
-        // SAFETY: rows first..first + len belong to this worker's block.
-        let len = envs.len();
-        let rows = || unsafe { shared.ptrs.rows(first, len) };
-        let outcome = catch_unwind(AssertUnwindSafe(|| match command {
-            Command::Reset(seed) => {
-                reset_rows(envs, first, seed, rows());
-                Ok(())
-            }
-            // SAFETY: the caller is blocked in `run` while this command is in flight.
-            Command::Step { kind, ptr, len } => {
-                step_rows(envs, first, unsafe { Command::actions(kind, ptr, len) }, shared.per_env, rows())
-            }
-            Command::Snapshot => snapshot_block(envs, first, &shared.snapshots),
-            Command::Restore => restore_block(envs, first, &shared.snapshots),
-            Command::Idle | Command::Shutdown => Ok(()),
-        }));
+        let outcome = catch_unwind(AssertUnwindSafe(|| shared.execute(worker, command)));
         let failure = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
@@ -393,7 +491,7 @@ fn restore_block<E: Env>(envs: &mut [E], first: usize, slots: &Mutex<Vec<Snapsho
     envs.iter_mut().zip(&saved).try_for_each(|(env, s)| env.restore(s))
 }
 
-impl<E: Env + 'static> VecEnv for ThreadedVecEnv<E> {
+impl<E: Env + Send + 'static> VecEnv for ThreadedVecEnv<E> {
     type Obs = E::Obs;
 
     fn num_envs(&self) -> usize {
@@ -407,30 +505,24 @@ impl<E: Env + 'static> VecEnv for ThreadedVecEnv<E> {
     }
 
     fn reset(&mut self, seed: Option<u64>) -> Result<&Batch<E::Obs>> {
-        self.run(Command::Reset(seed), |envs, rows| {
-            reset_rows(envs, 0, seed, rows);
-            Ok(())
-        })?;
+        self.run(Command::Reset(seed))?;
         Ok(&self.batch)
     }
 
     fn step(&mut self, actions: Actions<'_>) -> Result<&Batch<E::Obs>> {
         validate_actions(&self.action_space, actions, self.num_envs)?;
-        let per_env = self.action_space.flat_dim();
-        self.run(Command::step(actions), |envs, rows| step_rows(envs, 0, actions, per_env, rows))?;
+        self.run(Command::step(actions))?;
         Ok(&self.batch)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot> {
-        let shared = self.shared.clone();
-        self.run(Command::Snapshot, |envs, _| snapshot_block(envs, 0, &shared.snapshots))?;
+        self.run(Command::Snapshot)?;
         Ok(Snapshot::Array(self.shared.snapshots.lock().unwrap().clone()))
     }
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         self.shared.snapshots.lock().unwrap().clone_from(env_snapshots(snapshot, self.num_envs)?);
-        let shared = self.shared.clone();
-        self.run(Command::Restore, |envs, _| restore_block(envs, 0, &shared.snapshots))
+        self.run(Command::Restore)
     }
 }
 
