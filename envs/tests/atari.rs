@@ -290,3 +290,18 @@ fn snapshots_resume_a_game_exactly_and_corrupt_ones_are_refused() {
         assert!(fresh.restore(&other).unwrap_err().to_string().contains("taken from"));
     }
 }
+
+#[test]
+fn an_async_pool_dropped_with_envs_in_flight_shuts_down_cleanly() {
+    // Workers take each other's jobs, so one may still be stepping another's env when the pool is dropped: envs
+    // must outlive every worker's loop (this crashed before they did).
+    for _ in 0..3 {
+        let mut pool = AsyncVecEnv::new(8, 2, 4, |_| make_atari("BreakoutNoFrameskip-v4")).unwrap();
+        pool.async_reset(Some(1)).unwrap();
+        for _ in 0..3 {
+            pool.recv().unwrap();
+            pool.send_received(Actions::Discrete(&[1, 2, 3, 0])).unwrap();
+        }
+        drop(pool);
+    }
+}

@@ -178,7 +178,8 @@ fn a_panicking_worker_poisons_the_pool_with_an_error() {
         pool.send_received(Actions::Discrete(&[0, 0])).unwrap();
         outcome = pool.recv().map(|_| ());
     }
-    assert_eq!(outcome.unwrap_err(), EnvError::WorkerPanicked { worker: 1, message: "fragile env broke".into() });
+    // Either worker may have stepped env 1 (an idle worker takes the other's jobs).
+    assert!(matches!(outcome.unwrap_err(), EnvError::WorkerPanicked { message, .. } if message == "fragile env broke"));
     assert!(pool.recv().is_err() && pool.send(Actions::Discrete(&[0]), &[0]).is_err(), "it keeps failing");
 }
 

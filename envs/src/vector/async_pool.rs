@@ -2,7 +2,8 @@
 //!
 //! With `batch_size < num_envs` the agent computes on one batch while the workers step the others, and a slow env
 //! (a reset, a long game frame) no longer holds back a whole step. Layout, as in [`ThreadedVecEnv`]: each worker
-//! thread owns a contiguous block of envs, built in that thread; the caller only sends and receives.
+//! thread owns a contiguous block of envs, built in that thread, and a queue for their jobs; a worker whose queue is
+//! empty takes jobs from the others'. The caller only sends and receives.
 //!
 //! Results go in place into a ring of preallocated batches. A worker that finishes env i claims the next slot of
 //! the ring with one atomic add and writes its row there; `recv` returns the batch once its `batch_size` rows are
@@ -22,7 +23,7 @@ use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::sync::Unparker;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread::JoinHandle;
 
 /// What a worker does to one env.
@@ -34,10 +35,19 @@ enum Job {
     Step { env: usize },
 }
 
+/// A worker's envs, handed to the caller at start-up (raw pointers are not `Send` by themselves).
+struct EnvsPtr<E>(*mut E);
+// SAFETY: the envs behind it are `Send`; see `Shared` for how access is made exclusive.
+unsafe impl<E: Send> Send for EnvsPtr<E> {}
+
 /// State shared by the caller and the workers.
-struct Shared<T> {
+struct Shared<E: Env> {
+    /// `envs[i]`: env i, owned by the worker that built it. A job for env i is popped by exactly one worker, and the
+    /// caller queues at most one job per env, so one thread at a time touches it; the queue hand-offs (push
+    /// Release, pop Acquire) and `filled` (AcqRel, Acquire in `recv`) order successive steppers.
+    envs: Vec<*mut E>,
     /// One pointer set per batch of the ring.
-    ring: Vec<BatchPtrs<T>>,
+    ring: Vec<BatchPtrs<E::Obs>>,
     /// Rows written into each batch of the ring; `recv` waits for `batch_size`.
     filled: Vec<AtomicUsize>,
     /// The next free slot of the ring (slot s is row `s % batch_size` of batch `(s / batch_size) % ring.len()`).
@@ -49,17 +59,33 @@ struct Shared<T> {
     continuous: *mut f32,
     per_env: usize,
     action_kind: ActionKind,
+    /// One job queue per worker, filled with the jobs of its own envs; an idle worker takes jobs from the others'
+    /// queues too (EnvPool's one shared queue balances load the same way, without the locality).
     queues: Vec<ArrayQueue<Job>>,
     caller: Unparker,
     shutdown: AtomicBool,
+    /// Every worker waits here after its loop, before dropping its envs.
+    exited: Barrier,
     error: Mutex<Option<EnvError>>,
     poisoned: AtomicBool,
 }
 
 // SAFETY: ring rows are claimed exactly once per slot through `next_slot` (see the module docs for why a slot is
 // never reclaimed while the caller reads it), and action rows are handed over through the job queues.
-unsafe impl<T: Send> Sync for Shared<T> {}
-unsafe impl<T: Send> Send for Shared<T> {}
+unsafe impl<E: Env + Send> Sync for Shared<E> where E::Obs: Send {}
+unsafe impl<E: Env + Send> Send for Shared<E> where E::Obs: Send {}
+
+impl<E: Env> Shared<E> {
+    /// The next job for `worker`: its own queue first, then the others'.
+    fn next_job(&self, worker: usize) -> Option<Job> {
+        let n = self.queues.len();
+        (0..n).find_map(|k| self.queues[(worker + k) % n].pop())
+    }
+
+    fn has_work(&self) -> bool {
+        self.queues.iter().any(|q| !q.is_empty())
+    }
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum ActionKind {
@@ -74,9 +100,9 @@ pub struct AsyncVecEnv<E: Env> {
     /// Owned action buffers behind `Shared::discrete` / `Shared::continuous`.
     _discrete: Vec<i64>,
     _continuous: Vec<f32>,
-    shared: Arc<Shared<E::Obs>>,
+    shared: Arc<Shared<E>>,
     workers: Vec<(JoinHandle<()>, Unparker)>,
-    /// `owner[i]`: the worker that steps env i.
+    /// `owner[i]`: the worker that built env i and whose queue takes its jobs.
     owner: Vec<usize>,
     /// Env i has been sent a reset or a step and not yet returned by `recv`.
     in_flight: Vec<bool>,
@@ -92,7 +118,7 @@ pub struct AsyncVecEnv<E: Env> {
     action_space: Space,
 }
 
-impl<E: Env + 'static> AsyncVecEnv<E> {
+impl<E: Env + Send + 'static> AsyncVecEnv<E> {
     /// `num_envs` envs made by `make_env(i)` on `num_threads` worker threads; `recv` returns `batch_size` envs.
     pub fn new(
         num_envs: usize,
@@ -109,14 +135,14 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         let ranges = block_ranges(num_envs, num_threads.min(num_envs));
         // Workers build their envs, report the spaces, then wait for the shared state, which is sized from them.
         let make_env = Arc::new(make_env);
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(Space, Space)>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(usize, Space, Space, EnvsPtr<E>)>>();
         let mut workers = Vec::new();
         let mut start_txs = Vec::new();
         let mut owner = vec![0; num_envs];
         for (w, range) in ranges.iter().enumerate() {
             owner[range.clone()].fill(w);
             let (make_env, ready_tx, range) = (make_env.clone(), ready_tx.clone(), range.clone());
-            let (start_tx, start_rx) = mpsc::channel::<Arc<Shared<E::Obs>>>();
+            let (start_tx, start_rx) = mpsc::channel::<Arc<Shared<E>>>();
             start_txs.push(start_tx);
             let mut waiter = Waiter::new();
             let unparker = waiter.unparker();
@@ -134,12 +160,16 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
                     let _ = ready_tx.send(Err(EnvError::InvalidConfig(message.into())));
                     return;
                 }
-                let _ = ready_tx.send(Ok(spaces));
+                let _ = ready_tx.send(Ok((w, spaces.0, spaces.1, EnvsPtr(envs.as_mut_ptr()))));
                 drop(ready_tx);
                 // The caller drops the sender instead when start-up failed elsewhere.
                 if let Ok(shared) = start_rx.recv() {
-                    worker_loop(w, &mut envs, range.start, &shared, &mut waiter);
+                    worker_loop(w, &shared, &mut waiter);
+                    // Another worker may still be finishing a job it took from this worker's queue: the envs are
+                    // dropped only once every worker has left its loop.
+                    shared.exited.wait();
                 }
+                drop(envs);
             });
             let handle =
                 spawned.map_err(|e| EnvError::InvalidConfig(format!("cannot spawn a vector env thread: {e}")))?;
@@ -147,11 +177,17 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         }
         drop(ready_tx);
         let mut spaces: Option<(Space, Space)> = None;
+        let mut env_ptrs = vec![std::ptr::null_mut(); num_envs];
         for _ in 0..ranges.len() {
             // On an error the start senders drop with this frame and the workers exit; they are not joined.
-            let reported = ready_rx
+            let (w, observation, action, base) = ready_rx
                 .recv()
                 .map_err(|_| EnvError::InvalidConfig("a vector env thread exited during start-up".into()))??;
+            for (k, i) in ranges[w].clone().enumerate() {
+                // SAFETY: the worker's vector holds ranges[w].len() envs and is not resized.
+                env_ptrs[i] = unsafe { base.0.add(k) };
+            }
+            let reported = (observation, action);
             match &spaces {
                 Some(first) if first != &reported => {
                     return Err(EnvError::InvalidConfig("all envs of a vector env must have the same spaces".into()))
@@ -173,6 +209,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         let mut continuous = vec![0f32; if continuous_actions { num_envs * per_env } else { 0 }];
         let caller = Waiter::new();
         let shared = Arc::new(Shared {
+            envs: env_ptrs,
             ring: ring.iter_mut().map(BatchPtrs::new).collect(),
             filled: (0..ring_len).map(|_| AtomicUsize::new(0)).collect(),
             next_slot: AtomicUsize::new(0),
@@ -184,6 +221,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
             queues: ranges.iter().map(|r| ArrayQueue::new(r.len())).collect(),
             caller: caller.unparker(),
             shutdown: AtomicBool::new(false),
+            exited: Barrier::new(ranges.len()),
             error: Mutex::new(None),
             poisoned: AtomicBool::new(false),
         });
@@ -235,6 +273,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         for env in 0..self.num_envs() {
             self.submit(Job::Reset { env, seed });
         }
+        self.wake_workers();
         Ok(())
     }
 
@@ -246,6 +285,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         for (j, &env) in env_ids.iter().enumerate() {
             self.submit_step(env, actions.get(j, self.shared.per_env));
         }
+        self.wake_workers();
         Ok(())
     }
 
@@ -262,6 +302,7 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
             for (j, &env) in ids.iter().enumerate() {
                 self.submit_step(env, actions.get(j, self.shared.per_env));
             }
+            self.wake_workers();
             self.last = None; // those envs are in flight again
         }
         self.scratch_ids = ids;
@@ -350,21 +391,25 @@ impl<E: Env + 'static> AsyncVecEnv<E> {
         let (Job::Reset { env, .. } | Job::Step { env }) = job;
         self.in_flight[env] = true;
         self.in_flight_count += 1;
-        let worker = self.owner[env];
         // Cannot fail: a worker's queue holds as many jobs as it has envs, and each env has at most one job.
-        let _ = self.shared.queues[worker].push(job);
-        self.workers[worker].1.unpark();
+        let _ = self.shared.queues[self.owner[env]].push(job);
+    }
+
+    /// Wakes every worker after a round of `submit`s: the owners, and idle workers that can take jobs over.
+    fn wake_workers(&self) {
+        for (_, unparker) in &self.workers {
+            unparker.unpark();
+        }
     }
 }
 
-fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Shared<E::Obs>, waiter: &mut Waiter) {
-    let queue = &shared.queues[worker];
+fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
     let per_env = shared.per_env;
     let mut action_row = vec![0f32; if shared.action_kind == ActionKind::Continuous { per_env } else { 0 }];
     let mut discrete_row = vec![0i64; if shared.action_kind == ActionKind::MultiDiscrete { per_env } else { 0 }];
     loop {
-        waiter.wait_until(|| !queue.is_empty() || shared.shutdown.load(Ordering::Acquire));
-        let Some(job) = queue.pop() else {
+        waiter.wait_until(|| shared.has_work() || shared.shutdown.load(Ordering::Acquire));
+        let Some(job) = shared.next_job(worker) else {
             if shared.shutdown.load(Ordering::Acquire) {
                 return;
             }
@@ -377,7 +422,9 @@ fn worker_loop<E: Env>(worker: usize, envs: &mut [E], first: usize, shared: &Sha
         // SAFETY: this slot was claimed by this thread alone (module docs), so its row is ours until published.
         let mut rows = unsafe { ptrs.rows(row, 1) };
         unsafe { *ptrs.env_ids.add(row) = env };
-        let local = &mut envs[env - first];
+        // SAFETY: this thread popped env's only job (see `Shared::envs`).
+        let env_ptr: *mut E = shared.envs[env];
+        let local = unsafe { &mut *env_ptr };
         let outcome = if shared.poisoned.load(Ordering::Acquire) {
             Ok(Ok(())) // an earlier panic left the pool unusable: only complete the slot so `recv` wakes up
         } else {
