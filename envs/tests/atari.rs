@@ -62,6 +62,10 @@ fn unknown_games_and_bad_actions_are_errors() {
     env.reset(Some(0));
     assert!(matches!(env.step(Action::Discrete(6)), Err(EnvError::ActionOutOfRange { .. })), "Pong has 6 actions");
     assert!(make_atari_with("PongNoFrameskip-v4", AtariConfig { frame_skip: 0, ..Default::default() }).is_err());
+    // A ROM folder without the game's file: a clear error, before ALE sees anything.
+    let config = AtariConfig { rom_dir: Some("/nonexistent-roms".into()), ..AtariConfig::default() };
+    let err = make_atari_with("PongNoFrameskip-v4", config).err().unwrap().to_string();
+    assert!(err.contains("/nonexistent-roms/pong.bin"), "{err}");
 }
 
 #[test]

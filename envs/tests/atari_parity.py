@@ -4,11 +4,14 @@ For each game, ale-py's `ALE/<Game>-v5` with `<Game>NoFrameskip-v4`'s settings (
 some games have no v4 id) and a fixed random action sequence:
   raw:  per emulator frame, a checksum of the RGB screen, the reward, lives and terminated;
   noops: checksums of the reset frame and of NOOP_FRAMES no-op frames after it (to diagnose reset sequences);
+  rom, rom_size, actions: checksum and size of ale-py's ROM file and its minimal action set (ALE codes);
   pre:  AtariPreprocessing(noop_max=0, frame_skip=4, screen_size=84, grayscale, no life loss) frames (84x84 bytes,
         appended to OUT.frames in game order, reset frame first), rewards and terminated.
 Writes OUT.json and OUT.frames.  usage: python atari_parity.py OUT GAME [GAME ...]
 """
 import json
+import os
+import re
 import sys
 
 import ale_py
@@ -33,7 +36,8 @@ def checksum(frame):
 
 def main():
     out, games = sys.argv[1], sys.argv[2:]
-    result = {"ale_py": ale_py.__version__, "gymnasium": gym.__version__, "games": {}}
+    rom_dir = os.path.dirname(ale_py.roms.get_rom_path("pong"))
+    result = {"ale_py": ale_py.__version__, "gymnasium": gym.__version__, "rom_dir": rom_dir, "games": {}}
     with open(out + ".frames", "wb") as frames:
         for game in games:
             env = make(game)
@@ -64,7 +68,11 @@ def main():
                     break
             obs, _ = env.reset(seed=0)
             noops = [checksum(obs)] + [checksum(env.step(0)[0]) for _ in range(NOOP_FRAMES)]
-            result["games"][game] = {"raw": raw, "pre": pre, "noops": noops}
+            with open(ale_py.roms.get_rom_path(re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower()), "rb") as f:
+                rom = np.frombuffer(f.read(), dtype=np.uint8)
+            actions = [int(a.value) for a in env.unwrapped.ale.getMinimalActionSet()]
+            result["games"][game] = {"raw": raw, "pre": pre, "noops": noops, "rom": checksum(rom),
+                                     "rom_size": int(rom.size), "actions": actions}
     with open(out + ".json", "w") as f:
         json.dump(result, f)
 

@@ -5,7 +5,7 @@
 //!
 //! ale-py and Gymnasium run now, through `atari_parity.py` with `RLX_PYTHON` (set by `scripts/test`).
 
-use rlx_envs::atari::{make_atari_with, AtariConfig};
+use rlx_envs::atari::{make_atari_with, parse_id, AtariConfig, Emulator, EmulatorSettings, Rom};
 use rlx_envs::{Action, Env};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Games that agree with ale-py: raw frames identical, preprocessed frames within one grey level (in fact
-/// identical). 30 of the 61 bundled games do; `results/atari_parity.md` has the survey of all of them.
+/// identical). 30 of the 61 bundled games do with the bundled ROMs, 47 with ale-py's ROM files;
+/// `results/atari_parity.md` has the survey of all of them.
 const MATCHING: &[(&str, &str)] = &[
     ("Pong", ""),
     ("Breakout", ""),
@@ -35,17 +36,26 @@ const MATCHING: &[(&str, &str)] = &[
 
 /// Games that do not, with what differs; the test fails if one starts to match, so these lists stay true.
 const DIFFERING: &[(&str, &str)] = &[
-    ("Seaquest", "frames differ from the first step: the ALE 0.6 and ALE 0.12 cores emulate this ROM differently"),
-    ("BeamRider", "a frame differs from step 8 on"),
-    ("Atlantis", "the first frame after reset differs (reset sequence)"),
-    ("Gravitar", "raw frames agree for 400 frames, a preprocessed reward differs later"),
-    ("Centipede", "ALE 0.6 keeps Stella's 250-row display for this ROM; newer ALE crops to 210"),
-    ("JourneyEscape", "ALE 0.6 keeps a 230-row display for this ROM"),
+    ("Seaquest", "same ROM, but ALE 0.12's reset runs one emulator frame longer: frames are one frame apart"),
+    ("BeamRider", "same ROM; a frame differs from step 8 on (the emulator cores differ)"),
+    ("Atlantis", "the `ale` crate bundles another dump of the ROM than ale-py (see ROM_DUMP_MATCHING)"),
+    ("Gravitar", "another dump: raw frames agree for 400 frames, a preprocessed reward differs later"),
+    ("Centipede", "another dump, which ALE 0.6 displays with 250 rows (Stella's properties are per dump)"),
+    ("JourneyEscape", "ALE 0.6 keeps a 230-row display for this ROM, ale-py's dump included"),
+    ("DemonAttack", "another dump: the first frame after reset differs"),
+    ("Riverraid", "another dump: the first frame after reset differs"),
+    ("BattleZone", "another dump: the first frame after reset differs"),
 ];
+
+/// Games that differ with the bundled ROMs and match exactly when loaded from ale-py's own ROM files
+/// (`AtariConfig::rom_dir`): the difference is the ROM dump, not the emulator.
+const ROM_DUMP_MATCHING: &[&str] = &["Atlantis", "Gravitar", "Centipede", "DemonAttack", "Riverraid", "BattleZone"];
 
 #[derive(Deserialize)]
 struct Recording {
     ale_py: String,
+    /// ale-py's ROM folder.
+    rom_dir: String,
     games: BTreeMap<String, Game>,
 }
 
@@ -55,6 +65,10 @@ struct Game {
     pre: Pre,
     /// Checksums of ale-py's reset frame and the no-op frames after it.
     noops: Vec<u64>,
+    /// Checksum and size of ale-py's ROM file, and its minimal action set.
+    rom: u64,
+    rom_size: usize,
+    actions: Vec<i32>,
 }
 
 #[derive(Deserialize)]
@@ -79,13 +93,15 @@ fn checksum(frame: &[u8]) -> u64 {
     frame.iter().enumerate().map(|(i, &p)| p as u64 * ((i as u64 % 65521) + 1)).sum()
 }
 
-/// How one game compared: `Ok(summary)` when everything agreed, else the first difference.
-fn compare_game(game: &str, g: &Game, frames: &[u8]) -> Result<String, String> {
+/// How one game compared, with the bundled ROMs or (`rom_dir`) ale-py's: `Ok(summary)` when everything agreed,
+/// else the first difference.
+fn compare_game(game: &str, g: &Game, frames: &[u8], rom_dir: Option<&str>) -> Result<String, String> {
     let id = format!("{game}NoFrameskip-v4");
     let n = 84 * 84;
+    let with_roms = |config: AtariConfig| AtariConfig { rom_dir: rom_dir.map(str::to_string), ..config };
 
     // Raw emulation, one frame per step.
-    let mut env = make_atari_with(&id, AtariConfig::raw()).unwrap();
+    let mut env = make_atari_with(&id, with_roms(AtariConfig::raw())).unwrap();
     let (h, w) = env.screen_shape();
     if (h, w) != (210, 160) {
         return Err(format!("ALE 0.6 reports a {h}x{w} screen (Stella's display properties), ale-py 210x160"));
@@ -114,7 +130,7 @@ fn compare_game(game: &str, g: &Game, frames: &[u8]) -> Result<String, String> {
     }
 
     // Gymnasium's AtariPreprocessing.
-    let mut env = make_atari_with(&id, AtariConfig::gymnasium_preprocessing()).unwrap();
+    let mut env = make_atari_with(&id, with_roms(AtariConfig::gymnasium_preprocessing())).unwrap();
     let (obs, _) = env.reset(Some(0));
     let max_diff = |ours: &[u8], theirs: &[u8]| ours.iter().zip(theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
     let mut worst = max_diff(&obs, &frames[..n]);
@@ -193,11 +209,25 @@ fn raw_and_preprocessed_frames_match_ale_py() {
     for (game, reason) in &cases {
         let g = &recording.games[game];
         let len = (g.pre.rewards.len() + 1) * 84 * 84;
-        let result = compare_game(game, g, &frames[offset..offset + len]);
+        let result = compare_game(game, g, &frames[offset..offset + len], None);
         offset += len;
         println!("{game}: {}", result.as_ref().unwrap_or_else(|e| e));
         if survey {
             if result.is_err() {
+                let (_, rom, _) = parse_id(&format!("{game}NoFrameskip-v4")).unwrap();
+                if (rom.data().len(), checksum(rom.data())) != (g.rom_size, g.rom) {
+                    println!(
+                        "{game}: diagnosis: ROM: the bundled ROM ({} bytes) is another dump than ale-py's ({} bytes)",
+                        rom.data().len(),
+                        g.rom_size
+                    );
+                }
+                let settings =
+                    EmulatorSettings { repeat_action_probability: 0.0, random_seed: 1, full_action_space: false };
+                let ours = Emulator::new(Rom::bundled(rom), settings).unwrap().actions.clone();
+                if ours != g.actions {
+                    println!("{game}: diagnosis: action set: ALE 0.6 {ours:?}, ale-py {:?}", g.actions);
+                }
                 let cause = match diagnose(game, g) {
                     Some((0, 0)) => "reset and no-op frames agree: the difference comes with other actions".into(),
                     Some((top, 0)) => format!("ale-py's frames are rows {top}..{} of ALE 0.6's screen", top + 210),
@@ -212,6 +242,8 @@ fn raw_and_preprocessed_frames_match_ale_py() {
                     None => "no row offset or frame shift explains it: the cores emulate the ROM differently".into(),
                 };
                 println!("{game}: diagnosis: {cause}");
+                let with_ale_py_roms = compare_game(game, g, &frames[offset - len..offset], Some(&recording.rom_dir));
+                println!("{game}: with ale-py's ROM: {}", with_ale_py_roms.as_ref().unwrap_or_else(|e| e));
             }
             continue;
         }
@@ -219,6 +251,11 @@ fn raw_and_preprocessed_frames_match_ale_py() {
             assert!(result.is_ok(), "{game} no longer matches ale-py: {}", result.unwrap_err());
         } else {
             assert!(result.is_err(), "{game} now matches ale-py: move it to MATCHING");
+        }
+        if ROM_DUMP_MATCHING.contains(&game.as_str()) {
+            let with_ale_py_roms = compare_game(game, g, &frames[offset - len..offset], Some(&recording.rom_dir));
+            println!("{game} with ale-py's ROM: {}", with_ale_py_roms.as_ref().unwrap_or_else(|e| e));
+            assert!(with_ale_py_roms.is_ok(), "{game} with ale-py's ROM file: {}", with_ale_py_roms.unwrap_err());
         }
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use rand::{Rng, SeedableRng};
 use rlx_benchmarks::{machine, median, rate, si, today, PeerServer};
-use rlx_envs::atari::{make_atari, parse_id, Emulator, EmulatorSettings};
+use rlx_envs::atari::{make_atari, parse_id, Emulator, EmulatorSettings, Rom};
 use rlx_envs::vector::{Actions, AsyncVecEnv, ThreadedVecEnv, VecEnv};
 use rlx_envs::Space;
 use serde_json::json;
@@ -72,7 +72,7 @@ fn raw_frames(game: &str, threads: usize, seconds: f64) -> f64 {
                 let (_, rom, _) = parse_id(&format!("{game}NoFrameskip-v4")).unwrap();
                 let settings =
                     EmulatorSettings { repeat_action_probability: 0.0, random_seed: 1, full_action_space: false };
-                let mut ale = Emulator::new(rom, settings).unwrap();
+                let mut ale = Emulator::new(Rom::bundled(rom), settings).unwrap();
                 let t = table(ale.actions.len() as i64, 1);
                 let codes: Vec<i32> = t.iter().map(|row| ale.actions[row[0] as usize]).collect();
                 ale.reset_game();

@@ -13,7 +13,12 @@ use crate::error::{EnvError, Result};
 use ale::BundledRom;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+
+/// FNV-1a, to tell ROM dumps (and saved states) apart.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
 
 /// Serializes ALE's non-thread-safe calls (construction, settings, `loadROM`, deletion).
 static ALE_SETUP: Mutex<()> = Mutex::new(());
@@ -38,9 +43,23 @@ pub struct EmulatorSettings {
     pub full_action_space: bool,
 }
 
+/// A ROM image and the file name ALE 0.6 knows the game by (it picks the game's settings from the name).
+#[derive(Debug, Clone)]
+pub struct Rom {
+    pub filename: &'static str,
+    pub data: Arc<[u8]>,
+}
+
+impl Rom {
+    /// The dump the `ale` crate bundles.
+    pub fn bundled(rom: &'static BundledRom) -> Self {
+        Rom { filename: rom.filename(), data: Arc::from(rom.data()) }
+    }
+}
+
 pub struct Emulator {
     ptr: *mut ale_sys::ALEInterface,
-    rom: &'static BundledRom,
+    rom: Rom,
     /// Whether a ROM is loaded. Loading costs ~0.1 s (ALE precomputes a colour table per load), and a seeded
     /// reset loads again anyway, so a new emulator whose game is known defers it to its first use.
     loaded: bool,
@@ -71,11 +90,13 @@ fn silence_banner() {
     ONCE.call_once(|| unsafe { ale_sys::setLoggerMode(2) });
 }
 
-/// What a game's first load told: `(action codes, screen height, screen width)`, per ROM file and action set.
+/// What a game's first load told: `(action codes, screen height, screen width)`, per ROM (name and content hash;
+/// another dump of a game can have another screen) and action set.
 type GameFacts = (Vec<i32>, usize, usize);
-static GAME_FACTS: Mutex<Vec<((&'static str, bool), GameFacts)>> = Mutex::new(Vec::new());
+type GameKey = (&'static str, u64, bool);
+static GAME_FACTS: Mutex<Vec<(GameKey, GameFacts)>> = Mutex::new(Vec::new());
 
-fn known_facts(key: (&'static str, bool)) -> Option<GameFacts> {
+fn known_facts(key: GameKey) -> Option<GameFacts> {
     let facts = GAME_FACTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     facts.iter().find(|(k, _)| *k == key).map(|(_, f)| f.clone())
 }
@@ -83,7 +104,7 @@ fn known_facts(key: (&'static str, bool)) -> Option<GameFacts> {
 impl Emulator {
     /// An emulator for `rom` with `settings`. The ROM is loaded now only the first time this process sees the game
     /// (to learn its action set and screen); otherwise at first use, usually the seeded reset that reloads it.
-    pub fn new(rom: &'static BundledRom, settings: EmulatorSettings) -> Result<Self> {
+    pub fn new(rom: Rom, settings: EmulatorSettings) -> Result<Self> {
         if settings.random_seed <= 0 {
             return Err(EnvError::InvalidConfig(format!(
                 "ALE random_seed must be positive, got {}",
@@ -103,13 +124,13 @@ impl Emulator {
         if ptr.is_null() {
             return Err(EnvError::Unsupported("ALE could not create an emulator".into()));
         }
+        let key = (rom.filename, fnv1a(&rom.data), settings.full_action_space);
         let mut emulator = Emulator { ptr, rom, loaded: false, actions: Vec::new(), height: 0, width: 0 };
         emulator.set_int("random_seed", settings.random_seed);
         emulator.set_float("repeat_action_probability", settings.repeat_action_probability);
         emulator.set_int("frame_skip", 1); // skipping and max-pooling happen in Rust
         emulator.set_int("max_num_frames_per_episode", 0); // the frame cap is a truncation, handled in Rust
         emulator.set_bool("color_averaging", false);
-        let key = (rom.filename(), settings.full_action_space);
         if let Some((actions, height, width)) = known_facts(key) {
             (emulator.actions, emulator.height, emulator.width) = (actions, height, width);
             return Ok(emulator);
@@ -158,7 +179,7 @@ impl Emulator {
     /// Writes the bundled ROM under its canonical name (ALE 0.6 picks the game's settings by file name) into a
     /// private temporary folder, loads it, and removes the folder.
     fn load(&mut self) -> Result<()> {
-        let rom = self.rom;
+        let rom = &self.rom;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "rlx-rom-{}-{}",
@@ -167,8 +188,8 @@ impl Emulator {
         ));
         let io = |e: std::io::Error| EnvError::Unsupported(format!("cannot write the ROM to {}: {e}", dir.display()));
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let path = dir.join(rom.filename());
-        std::fs::write(&path, rom.data()).map_err(io)?;
+        let path = dir.join(rom.filename);
+        std::fs::write(&path, &rom.data).map_err(io)?;
         let c_path = CString::new(path.to_string_lossy().into_owned()).expect("temp paths have no NUL");
         // SAFETY: a bundled ROM under its canonical name: loadROM accepts it (it would exit(1) on an unknown ROM).
         unsafe { ale_sys::loadROM(self.ptr, c_path.as_ptr()) };

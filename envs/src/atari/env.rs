@@ -5,7 +5,7 @@
 //! `AtariPreprocessing` and EnvPool use) rather than OpenCV's RGB-to-gray, and the stack is padded with the reset
 //! frame (Gymnasium's `FrameStackObservation`) rather than zeros.
 
-use super::emulator::{Emulator, EmulatorSettings};
+use super::emulator::{fnv1a, Emulator, EmulatorSettings, Rom};
 use super::resize::AreaResize;
 use crate::env::{
     entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, EpisodeStats, Info, RngText, Snapshot,
@@ -43,6 +43,10 @@ pub struct AtariConfig {
     pub full_action_space: bool,
     /// Emulator frames after which an episode is truncated: 108,000 = 30 minutes at 60 Hz (108000).
     pub max_episode_frames: u64,
+    /// A folder of ROM files named as ale-py names them (`pong.bin`, `air_raid.bin`), e.g. ale-py's `ale_py/roms`,
+    /// used instead of the dumps the `ale` crate bundles (unset). For 25 games ale-py ships other dumps; with them,
+    /// ALE 0.6 reproduces ale-py's frames (see results/atari_parity.md).
+    pub rom_dir: Option<String>,
 }
 
 impl Default for AtariConfig {
@@ -58,6 +62,7 @@ impl Default for AtariConfig {
             frame_stack: 4,
             full_action_space: false,
             max_episode_frames: 108_000,
+            rom_dir: None,
         }
     }
 }
@@ -153,6 +158,18 @@ pub struct AtariEnv {
     action_space: Space,
 }
 
+/// ale-py's file name for a game: `AirRaid` -> `air_raid`.
+fn ale_py_rom_name(game: &str) -> String {
+    let mut name = String::new();
+    for (i, c) in game.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
 /// A positive ALE seed from an env seed (ALE 0.6 treats 0 as "seed from the clock").
 fn ale_seed(seed: u64) -> i32 {
     let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
@@ -166,6 +183,17 @@ impl AtariEnv {
             repeat_action_probability: config.repeat_action_probability,
             random_seed: ale_seed(0),
             full_action_space: config.full_action_space,
+        };
+        let rom = match &config.rom_dir {
+            None => Rom::bundled(rom),
+            Some(dir) => {
+                let path = std::path::Path::new(dir).join(format!("{}.bin", ale_py_rom_name(game)));
+                let data = std::fs::read(&path).map_err(|e| EnvError::Load {
+                    what: format!("{game} ROM"),
+                    reason: format!("cannot read {}: {e}", path.display()),
+                })?;
+                Rom { filename: rom.filename(), data: data.into() }
+            }
         };
         let emulator = Emulator::new(rom, settings)?;
         let has_fire = emulator.actions.len() >= 3 && emulator.actions[1] == FIRE;
@@ -356,10 +384,6 @@ struct SavedAtari {
     head: usize,
     game_return: f64,
     game_steps: u64,
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn to_hex(bytes: &[u8]) -> String {

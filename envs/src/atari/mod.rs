@@ -10,7 +10,7 @@ mod env;
 mod games;
 mod resize;
 
-pub use emulator::{Emulator, EmulatorSettings, SCREEN_HEIGHT, SCREEN_WIDTH};
+pub use emulator::{Emulator, EmulatorSettings, Rom, SCREEN_HEIGHT, SCREEN_WIDTH};
 pub use env::{AtariConfig, AtariEnv};
 pub use resize::AreaResize;
 
