@@ -38,8 +38,8 @@ fn area_taps(src_size: usize, dst_size: usize) -> Vec<Tap> {
 /// most 4 taps (a partial cell, two whole ones and a partial one).
 const MAX_TAPS: usize = 4;
 
-/// The taps of each output pixel along one axis, padded to `MAX_TAPS` with zero-weight taps on source index 0,
-/// stored tap-major (`src[k][d]`) so the loops below run across output pixels and vectorize. Padding is exact:
+/// The taps of each output pixel along one axis, padded to `MAX_TAPS` with zero-weight taps on its last source
+/// index (so every tap stays within the pixel's source range), stored tap-major (`src[k][d]`) so the loops below run across output pixels and vectorize. Padding is exact:
 /// `x + s * 0.0 == x` for the finite, non-negative sums here, so the grouped loops compute the same floats, in the
 /// same order, as OpenCV's tap-by-tap loop.
 #[derive(Debug, Clone)]
@@ -61,6 +61,11 @@ impl GroupedTaps {
             (src[k][tap.dst], weight[k][tap.dst]) = (tap.src, tap.weight);
             used[tap.dst] += 1;
         }
+        for d in 0..dst_size {
+            for k in used[d]..MAX_TAPS {
+                src[k][d] = src[used[d].max(1) - 1][d];
+            }
+        }
         // Keep only the tap slots some output pixel uses (3 for 210x160 -> 84x84), so no pass is all padding.
         let slots = used.iter().copied().max().unwrap_or(0);
         Some(GroupedTaps { src: src[..slots].to_vec(), weight: weight[..slots].to_vec() })
@@ -70,8 +75,9 @@ impl GroupedTaps {
 /// A precomputed `(src_h, src_w) -> (dst_h, dst_w)` area resize with reusable scratch buffers.
 ///
 /// Same arithmetic as OpenCV (and as [`AreaResize::apply_reference`], its line-by-line port), organised for speed:
-/// each source row's horizontal pass is computed once even when two output rows read it, taps are grouped per
-/// output pixel, and rounding avoids a libm call. A downscale by more than 3 falls back to the reference loop.
+/// each source row's horizontal pass is computed once, when the first output row reads it, into a ring of
+/// `MAX_TAPS` rows (1.3 KB instead of a whole `[src_h, dst_w]` buffer: less cache per env in a pool), taps are
+/// grouped per output pixel, and rounding avoids a libm call. A downscale by more than 3 falls back to the reference loop.
 #[derive(Debug, Clone)]
 pub struct AreaResize {
     src_h: usize,
@@ -82,7 +88,7 @@ pub struct AreaResize {
     y_taps: Vec<Tap>,
     /// `None` when a scale is above `MAX_TAPS - 1`.
     grouped: Option<(GroupedTaps, GroupedTaps)>,
-    /// `[src_h, dst_w]`: horizontal pass of every source row.
+    /// `[MAX_TAPS, dst_w]`: horizontal pass of the last source rows; source row `sy` sits in slot `sy % MAX_TAPS`.
     rows: Vec<f32>,
     /// `[src_w]`: one source row as floats.
     line: Vec<f32>,
@@ -101,7 +107,7 @@ impl AreaResize {
             x_taps: area_taps(src_w, dst_w),
             y_taps: area_taps(src_h, dst_h),
             grouped,
-            rows: vec![0.0; src_h * dst_w],
+            rows: vec![0.0; MAX_TAPS * dst_w],
             line: vec![0.0; src_w],
             row: vec![0.0; dst_w],
             sum: vec![0.0; dst_w],
@@ -115,26 +121,32 @@ impl AreaResize {
         };
         assert_eq!(src.len(), self.src_h * self.src_w, "source frame size");
         assert_eq!(dst.len(), self.dst_h * self.dst_w, "destination frame size");
-        // Horizontal pass: rows[sy][dx] = sum over k of src[sy][x.src[k][dx]] * x.weight[k][dx], k in tap order.
-        let line = &mut self.line;
-        for (src_row, out) in src.chunks_exact(self.src_w).zip(self.rows.chunks_exact_mut(self.dst_w)) {
-            for (l, &p) in line.iter_mut().zip(src_row) {
-                *l = p as f32;
-            }
-            out.fill(0.0);
-            for (taps, weights) in x.src.iter().zip(&x.weight) {
-                for ((o, &tap), &w) in out.iter_mut().zip(taps).zip(weights) {
-                    // SAFETY: every tap index is below src_w (area_taps clamps to src_size - 1) = line.len(); padding taps are 0.
-                    *o += unsafe { *line.get_unchecked(tap) } * w;
-                }
-            }
-        }
-        // Vertical pass: dst[dy][dx] = round(sum over k of y.weight[k][dy] * rows[y.src[k][dy]][dx]).
+        // Output row dy reads source rows y.src[k][dy], k in tap order; they increase with dy and span at most
+        // MAX_TAPS rows, so each is computed once, just before its first reader, into the ring.
+        let mut next_row = 0;
         let sum = &mut self.sum;
         for (dy, out) in dst.chunks_exact_mut(self.dst_w).enumerate() {
+            let last = y.src.iter().map(|taps| taps[dy]).max().unwrap_or(0);
+            while next_row <= last {
+                // Horizontal pass: row[dx] = sum over k of src[sy][x.src[k][dx]] * x.weight[k][dx], k in tap order.
+                let src_row = &src[next_row * self.src_w..][..self.src_w];
+                for (l, &p) in self.line.iter_mut().zip(src_row) {
+                    *l = p as f32;
+                }
+                let row = &mut self.rows[(next_row % MAX_TAPS) * self.dst_w..][..self.dst_w];
+                row.fill(0.0);
+                for (taps, weights) in x.src.iter().zip(&x.weight) {
+                    for ((o, &tap), &w) in row.iter_mut().zip(taps).zip(weights) {
+                        // SAFETY: every tap index is below src_w (area_taps clamps to src_size - 1) = line.len().
+                        *o += unsafe { *self.line.get_unchecked(tap) } * w;
+                    }
+                }
+                next_row += 1;
+            }
+            // Vertical pass: dst[dy][dx] = round(sum over k of y.weight[k][dy] * row(y.src[k][dy])[dx]).
             sum.fill(0.0);
             for (taps, weights) in y.src.iter().zip(&y.weight) {
-                let (row, w) = (&self.rows[taps[dy] * self.dst_w..][..self.dst_w], weights[dy]);
+                let (row, w) = (&self.rows[(taps[dy] % MAX_TAPS) * self.dst_w..][..self.dst_w], weights[dy]);
                 for (s, &r) in sum.iter_mut().zip(row) {
                     *s += w * r;
                 }
