@@ -5,9 +5,9 @@
 //! thread owns a contiguous block of envs, built in that thread, and a queue for their jobs; a worker whose queue is
 //! empty takes jobs from the others'. The caller only sends and receives.
 //!
-//! Results go in place into a ring of preallocated batches. A worker that finishes env i claims the next slot of
-//! the ring with one atomic add and writes its row there; `recv` returns the batch once its `batch_size` rows are
-//! written. The ring has `2 + (num_envs - 1) / batch_size` batches, so no slot of the batch the caller holds can be
+//! Results go into a ring of preallocated batches. A worker steps env i into its own scratch row, then claims the
+//! next slot of the ring with one atomic add and copies the row there (so batches fill in finishing order);
+//! `recv` returns the batch once its `batch_size` rows are written. The ring has `2 + (num_envs - 1) / batch_size` batches, so no slot of the batch the caller holds can be
 //! claimed again before its next `recv` (at most `num_envs` envs are in flight). No step allocates.
 //!
 //! Per env, trajectories are deterministic (env i is seeded `seed + i` and sees only its own actions); which envs
@@ -58,6 +58,7 @@ struct Shared<E: Env> {
     discrete: *mut i64,
     continuous: *mut f32,
     per_env: usize,
+    obs_len: usize,
     action_kind: ActionKind,
     /// One job queue per worker, filled with the jobs of its own envs; an idle worker takes jobs from the others'
     /// queues too (EnvPool's one shared queue balances load the same way, without the locality).
@@ -217,6 +218,7 @@ impl<E: Env + Send + 'static> AsyncVecEnv<E> {
             discrete: discrete.as_mut_ptr(),
             continuous: continuous.as_mut_ptr(),
             per_env,
+            obs_len,
             action_kind,
             queues: ranges.iter().map(|r| ArrayQueue::new(r.len())).collect(),
             caller: caller.unparker(),
@@ -407,6 +409,7 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
     let per_env = shared.per_env;
     let mut action_row = vec![0f32; if shared.action_kind == ActionKind::Continuous { per_env } else { 0 }];
     let mut discrete_row = vec![0i64; if shared.action_kind == ActionKind::MultiDiscrete { per_env } else { 0 }];
+    let mut scratch: Batch<E::Obs> = Batch::new(1, shared.obs_len);
     loop {
         waiter.wait_until(|| shared.has_work() || shared.shutdown.load(Ordering::Acquire));
         let Some(job) = shared.next_job(worker) else {
@@ -416,12 +419,9 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
             continue;
         };
         let (Job::Reset { env, .. } | Job::Step { env }) = job;
-        let slot = shared.next_slot.fetch_add(1, Ordering::Relaxed);
-        let (b, row) = ((slot / shared.batch_size) % shared.ring.len(), slot % shared.batch_size);
-        let ptrs = shared.ring[b];
-        // SAFETY: this slot was claimed by this thread alone (module docs), so its row is ours until published.
-        let mut rows = unsafe { ptrs.rows(row, 1) };
-        unsafe { *ptrs.env_ids.add(row) = env };
+        // The env steps into this worker's scratch row; the ring slot is claimed once the step is done, so
+        // batches fill in finishing order (a slow env does not hold back envs that started after it).
+        let mut rows = scratch.rows_mut(0..1);
         // SAFETY: this thread popped env's only job (see `Shared::envs`).
         let env_ptr: *mut E = shared.envs[env];
         let local = unsafe { &mut *env_ptr };
@@ -465,6 +465,19 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
         if let Some(e) = failure {
             shared.error.lock().unwrap().get_or_insert(e);
         }
+        let slot = shared.next_slot.fetch_add(1, Ordering::Relaxed);
+        let (b, row) = ((slot / shared.batch_size) % shared.ring.len(), slot % shared.batch_size);
+        let ptrs = shared.ring[b];
+        // SAFETY: this slot was claimed by this thread alone (module docs), so its row is ours until published.
+        let out = unsafe { ptrs.rows(row, 1) };
+        unsafe { *ptrs.env_ids.add(row) = env };
+        out.obs.copy_from_slice(&scratch.obs);
+        (out.rewards[0], out.terminated[0], out.truncated[0]) =
+            (scratch.rewards[0], scratch.terminated[0], scratch.truncated[0]);
+        out.infos[0] = scratch.infos[0];
+        if scratch.done(0) {
+            out.final_obs.copy_from_slice(&scratch.final_obs);
+        }
         if shared.filled[b].fetch_add(1, Ordering::AcqRel) + 1 == shared.batch_size {
             shared.caller.unpark();
         }
@@ -475,8 +488,11 @@ impl<E: Env> Drop for AsyncVecEnv<E> {
     fn drop(&mut self) {
         // Workers finish the jobs they hold (their rows are in `ring`, still alive here), then exit.
         self.shared.shutdown.store(true, Ordering::Release);
-        for (handle, unparker) in self.workers.drain(..) {
+        // Wake them all before joining any: a worker waits at the exit barrier for all the others.
+        for (_, unparker) in &self.workers {
             unparker.unpark();
+        }
+        for (handle, _) in self.workers.drain(..) {
             let _ = handle.join();
         }
     }
