@@ -7,8 +7,8 @@
 //! - [`classic`]: the five classic-control envs, numerically identical to Gymnasium (checked by the parity test).
 //! - [`wrappers`]: TimeLimit, RecordEpisodeStatistics, normalization, action clipping/rescaling, frame stacking.
 //! - [`atari`]: Atari games through ALE with SB3's preprocessing built in ([`atari::make_atari`]).
-//! - [`vector`]: [`SyncVecEnv`](vector::SyncVecEnv), the EnvPool-style [`ThreadedVecEnv`](vector::ThreadedVecEnv)
-//!   (work stealing) and [`AsyncVecEnv`](vector::AsyncVecEnv) (EnvPool's async mode).
+//! - [`vector`]: [`SyncVecEnv`], the EnvPool-style [`ThreadedVecEnv`]
+//!   (work stealing) and [`AsyncVecEnv`] (EnvPool's async mode).
 //!
 //! This crate does not depend on tch.
 
