@@ -9,13 +9,13 @@ usage: python envs_atari.py   (reads requests on stdin until EOF)
 import json
 import re
 import sys
-import time
 import warnings
 
 import ale_py
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+from timing import rate
 
 warnings.filterwarnings("ignore")
 gym.register_envs(ale_py)
@@ -23,17 +23,6 @@ try:
     import envpool
 except ImportError:
     envpool = None
-
-
-def timed(step, seconds):
-    n, start = 0, time.perf_counter()
-    while True:
-        for _ in range(64):
-            step(n)
-            n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n / elapsed
 
 
 def envpool_rate(game, num_envs, threads, batch_size, seconds):
@@ -45,7 +34,7 @@ def envpool_rate(game, num_envs, threads, batch_size, seconds):
         env.reset()
         for i in range(20):  # warm-up: first resets, no-ops
             env.step(table[i])
-        rate = timed(lambda i: env.step(table[i & 1023]), seconds) * num_envs
+        steps_per_s = rate(lambda i: env.step(table[i & 1023]), seconds) * num_envs
     else:
         env.async_reset()
 
@@ -55,9 +44,9 @@ def envpool_rate(game, num_envs, threads, batch_size, seconds):
 
         for i in range(20):
             step(i)
-        rate = timed(step, seconds) * batch_size
+        steps_per_s = rate(step, seconds) * batch_size
     env.close()
-    return rate
+    return steps_per_s
 
 
 def ale_py_rate(game, seconds):
@@ -70,7 +59,7 @@ def ale_py_rate(game, seconds):
         if term or trunc:
             env.reset()
 
-    return timed(step, seconds)
+    return rate(step, seconds)
 
 
 def raw_ale_frames(game, seconds):
@@ -87,7 +76,7 @@ def raw_ale_frames(game, seconds):
         if ale.game_over():
             ale.reset_game()
 
-    return timed(step, seconds)
+    return rate(step, seconds)
 
 
 def main():
@@ -96,12 +85,12 @@ def main():
     for line in sys.stdin:
         r = json.loads(line)
         if r["peer"] == "envpool":
-            rate = envpool_rate(r["game"], r["num_envs"], r["threads"], r["batch_size"], r["seconds"]) if envpool else None
+            steps_per_s = envpool_rate(r["game"], r["num_envs"], r["threads"], r["batch_size"], r["seconds"]) if envpool else None
         elif r["peer"] == "gymnasium":
-            rate = ale_py_rate(r["game"], r["seconds"])
+            steps_per_s = ale_py_rate(r["game"], r["seconds"])
         else:
-            rate = raw_ale_frames(r["game"], r["seconds"])
-        print(json.dumps({"steps_per_s": rate}), flush=True)
+            steps_per_s = raw_ale_frames(r["game"], r["seconds"])
+        print(json.dumps({"steps_per_s": steps_per_s}), flush=True)
 
 
 if __name__ == "__main__":

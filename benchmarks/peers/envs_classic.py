@@ -9,11 +9,11 @@ usage: python envs_classic.py SECONDS_PER_RUN REPEATS ENV_ID [ENV_ID ...]
 import json
 import statistics
 import sys
-import time
 import warnings
 
 import gymnasium as gym
 import numpy as np
+from timing import rate
 
 warnings.filterwarnings("ignore")
 try:
@@ -30,14 +30,7 @@ def action_table(space, num_envs, rng, size=1024):
 
 def timed(step_batch, seconds, num_envs):
     """Env steps per second of `step_batch(i)` called in a loop for about `seconds`."""
-    n, start = 0, time.perf_counter()
-    while True:
-        for _ in range(256):
-            step_batch(n)
-            n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n * num_envs / elapsed
+    return rate(step_batch, seconds, chunk=256) * num_envs
 
 
 def gym_single(env_id, seconds):
@@ -73,9 +66,9 @@ def main():
     results = []
 
     def record(peer, mode, env_id, num_envs, threads, fn):
-        rate = statistics.median(fn() for _ in range(repeats))
-        results.append({"peer": peer, "mode": mode, "env": env_id, "num_envs": num_envs, "threads": threads, "steps_per_s": rate})
-        print(f"{peer:10s} {mode:8s} {env_id:12s} n={num_envs:3d} t={threads} {rate:12.0f} steps/s", file=sys.stderr)
+        steps_per_s = statistics.median(fn() for _ in range(repeats))
+        results.append({"peer": peer, "mode": mode, "env": env_id, "num_envs": num_envs, "threads": threads, "steps_per_s": steps_per_s})
+        print(f"{peer:10s} {mode:8s} {env_id:12s} n={num_envs:3d} t={threads} {steps_per_s:12.0f} steps/s", file=sys.stderr)
 
     for env_id in env_ids:
         record("gymnasium", "single", env_id, 1, 1, lambda: gym_single(env_id, seconds))

@@ -90,11 +90,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         device::name(device),
         run_dir.display()
     );
-    let start = Start { run_dir: &run_dir, checkpoint: None, show_progress };
-    match env {
-        RunEnv::Vector(env) => start.train(config, env),
-        RunEnv::Frames(env) => start.train(config, env),
-    }
+    Start { run_dir: &run_dir, checkpoint: None, show_progress }.train_on(config, env)
 }
 
 pub fn env_spec(config: &PpoConfig) -> VecEnvSpec<'_> {
@@ -132,11 +128,8 @@ fn resume(run_dir: &Path, overrides: &[String], device: Option<DeviceChoice>, sh
     if !checkpoint.exists() {
         bail!("{} has no checkpoint to resume from", run_dir.display());
     }
-    let start = Start { run_dir, checkpoint: Some(&checkpoint), show_progress };
-    match make_vec_env(&env_spec(&config))? {
-        RunEnv::Vector(env) => start.train(config, env),
-        RunEnv::Frames(env) => start.train(config, env),
-    }
+    let env = make_vec_env(&env_spec(&config))?;
+    Start { run_dir, checkpoint: Some(&checkpoint), show_progress }.train_on(config, env)
 }
 
 /// A run about to train: fresh, or from a checkpoint.
@@ -147,6 +140,14 @@ struct Start<'a> {
 }
 
 impl Start<'_> {
+    /// Dispatches once on the observation type.
+    fn train_on(self, config: PpoConfig, env: RunEnv) -> Result<()> {
+        match env {
+            RunEnv::Vector(env) => self.train(config, env),
+            RunEnv::Frames(env) => self.train(config, env),
+        }
+    }
+
     /// Builds the agent on `env` (whatever its observation type), restores the checkpoint if any, and trains.
     fn train<V: VecEnv>(self, config: PpoConfig, env: V) -> Result<()>
     where

@@ -15,15 +15,14 @@
 //!
 //! [`ThreadedVecEnv`]: super::ThreadedVecEnv
 
-use super::threaded::{block_ranges, panic_message, BatchPtrs, Waiter};
+use super::threaded::{block_ranges, BatchPtrs, Failures, Waiter};
 use super::{reset_row, step_row, Actions, Batch};
 use crate::error::{EnvError, Result};
 use crate::{Action, Env, Space};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::sync::Unparker;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::sync::{mpsc, Arc, Barrier};
 use std::thread::JoinHandle;
 
 /// What a worker does to one env.
@@ -67,8 +66,7 @@ struct Shared<E: Env> {
     shutdown: AtomicBool,
     /// Every worker waits here after its loop, before dropping its envs.
     exited: Barrier,
-    error: Mutex<Option<EnvError>>,
-    poisoned: AtomicBool,
+    failures: Failures,
 }
 
 // SAFETY: ring rows are claimed exactly once per slot through `next_slot` (see the module docs for why a slot is
@@ -224,8 +222,7 @@ impl<E: Env + Send + 'static> AsyncVecEnv<E> {
             caller: caller.unparker(),
             shutdown: AtomicBool::new(false),
             exited: Barrier::new(ranges.len()),
-            error: Mutex::new(None),
-            poisoned: AtomicBool::new(false),
+            failures: Failures::default(),
         });
         for start in start_txs {
             let _ = start.send(shared.clone());
@@ -299,12 +296,8 @@ impl<E: Env + Send + 'static> AsyncVecEnv<E> {
         let mut ids = std::mem::take(&mut self.scratch_ids); // preallocated: no allocation per step
         ids.clear();
         ids.extend_from_slice(&self.ring[last].env_ids);
-        let outcome = self.validate_send(actions, &ids);
+        let outcome = self.send(actions, &ids);
         if outcome.is_ok() {
-            for (j, &env) in ids.iter().enumerate() {
-                self.submit_step(env, actions.get(j, self.shared.per_env));
-            }
-            self.wake_workers();
             self.last = None; // those envs are in flight again
         }
         self.scratch_ids = ids;
@@ -373,20 +366,12 @@ impl<E: Env + Send + 'static> AsyncVecEnv<E> {
             self.in_flight[env] = false;
         }
         self.in_flight_count -= size;
-        if let Some(e) = self.shared.error.lock().unwrap().take() {
-            return Err(e);
-        }
+        self.shared.failures.take()?;
         Ok(batch)
     }
 
     fn check_usable(&self) -> Result<()> {
-        if self.shared.poisoned.load(Ordering::Acquire) {
-            return Err(self.shared.error.lock().unwrap().clone().unwrap_or(EnvError::WorkerPanicked {
-                worker: 0,
-                message: "the pool is unusable after an earlier panic".into(),
-            }));
-        }
-        Ok(())
+        self.shared.failures.check_usable()
     }
 
     fn submit(&mut self, job: Job) {
@@ -425,10 +410,10 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
         // SAFETY: this thread popped env's only job (see `Shared::envs`).
         let env_ptr: *mut E = shared.envs[env];
         let local = unsafe { &mut *env_ptr };
-        let outcome = if shared.poisoned.load(Ordering::Acquire) {
-            Ok(Ok(())) // an earlier panic left the pool unusable: only complete the slot so `recv` wakes up
+        let outcome = if shared.failures.is_poisoned() {
+            Ok(()) // an earlier panic left the pool unusable: only complete the slot so `recv` wakes up
         } else {
-            catch_unwind(AssertUnwindSafe(|| match job {
+            shared.failures.catch(worker, || match job {
                 Job::Reset { seed, .. } => {
                     reset_row(local, env, seed, &mut rows, 0);
                     Ok(())
@@ -452,19 +437,9 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
                     };
                     step_row(local, action, &mut rows, 0)
                 }
-            }))
+            })
         };
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(panic) => {
-                shared.poisoned.store(true, Ordering::Release);
-                Some(EnvError::WorkerPanicked { worker, message: panic_message(&*panic) })
-            }
-        };
-        if let Some(e) = failure {
-            shared.error.lock().unwrap().get_or_insert(e);
-        }
+        shared.failures.record(outcome);
         let slot = shared.next_slot.fetch_add(1, Ordering::Relaxed);
         let (b, row) = ((slot / shared.batch_size) % shared.ring.len(), slot % shared.batch_size);
         let ptrs = shared.ring[b];

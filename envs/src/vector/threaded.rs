@@ -141,8 +141,7 @@ struct Shared<E: Env> {
     pending: AtomicUsize,
     caller: Unparker,
     per_env: usize,
-    error: Mutex<Option<EnvError>>,
-    poisoned: AtomicBool,
+    failures: Failures,
     /// One slot per env for `Command::Snapshot` / `Command::Restore`.
     snapshots: Mutex<Vec<Snapshot>>,
 }
@@ -283,8 +282,7 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
             pending: AtomicUsize::new(0),
             caller: caller.unparker(),
             per_env: action_space.flat_dim(),
-            error: Mutex::new(None),
-            poisoned: AtomicBool::new(false),
+            failures: Failures::default(),
             snapshots: Mutex::new(vec![Snapshot::Null; num_envs]),
         });
 
@@ -343,12 +341,7 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
 
     /// Publishes `command`, runs the caller's share of it, and waits for every worker.
     fn run(&mut self, command: Command) -> Result<()> {
-        if self.shared.poisoned.load(Ordering::Acquire) {
-            return Err(self.shared.error.lock().unwrap().clone().unwrap_or(EnvError::WorkerPanicked {
-                worker: 0,
-                message: "the pool is unusable after an earlier panic".into(),
-            }));
-        }
+        self.shared.failures.check_usable()?;
         let started = Instant::now();
         // SAFETY: no command is in flight (the previous `run` waited for all workers).
         unsafe { *self.shared.command.get() = command };
@@ -362,10 +355,7 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
         }
         // A panic must not unwind past the workers, which still read the caller's actions; and with stealing any
         // thread may step any env, so a panic on this thread is reported like a worker's: the pool is poisoned.
-        let own_result = catch_unwind(AssertUnwindSafe(|| self.shared.execute(0, command))).unwrap_or_else(|panic| {
-            self.shared.poisoned.store(true, Ordering::Release);
-            Err(EnvError::WorkerPanicked { worker: 0, message: panic_message(&*panic) })
-        });
+        let own_result = self.shared.failures.catch(0, || self.shared.execute(0, command));
         let shared = &self.shared;
         self.caller.wait_until(|| shared.pending.load(Ordering::Acquire) == 0);
         // SAFETY: all workers are done with the command; the caller's actions are no longer referenced.
@@ -378,10 +368,7 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
             self.shared.claim.store(claim, Ordering::Relaxed);
         }
         own_result?;
-        match self.shared.error.lock().unwrap().take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.shared.failures.take()
     }
 }
 
@@ -449,18 +436,7 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
         seen = shared.generation.load(Ordering::Acquire);
         // SAFETY: the generation was observed with Acquire after the caller wrote the command.
         let command = unsafe { *shared.command.get() };
-        let outcome = catch_unwind(AssertUnwindSafe(|| shared.execute(worker, command)));
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(panic) => {
-                shared.poisoned.store(true, Ordering::Release);
-                Some(EnvError::WorkerPanicked { worker, message: panic_message(&*panic) })
-            }
-        };
-        if let Some(e) = failure {
-            shared.error.lock().unwrap().get_or_insert(e);
-        }
+        shared.failures.record(shared.failures.catch(worker, || shared.execute(worker, command)));
         let shutdown = matches!(command, Command::Shutdown);
         if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             shared.caller.unpark();
@@ -471,8 +447,52 @@ fn worker_loop<E: Env>(worker: usize, shared: &Shared<E>, waiter: &mut Waiter) {
     }
 }
 
+/// The first error of a pool's threads, and whether a panic left the pool unusable (both pools use it).
+#[derive(Default)]
+pub(super) struct Failures {
+    first: Mutex<Option<EnvError>>,
+    poisoned: AtomicBool,
+}
+
+impl Failures {
+    /// Runs `work` for thread `worker`; a panic poisons the pool and becomes `EnvError::WorkerPanicked`.
+    pub(super) fn catch(&self, worker: usize, work: impl FnOnce() -> Result<()>) -> Result<()> {
+        catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+            self.poisoned.store(true, Ordering::Release);
+            Err(EnvError::WorkerPanicked { worker, message: panic_message(&*panic) })
+        })
+    }
+
+    /// Keeps the first error a thread reports.
+    pub(super) fn record(&self, outcome: Result<()>) {
+        if let Err(e) = outcome {
+            self.first.lock().unwrap().get_or_insert(e);
+        }
+    }
+
+    /// The recorded error, cleared.
+    pub(super) fn take(&self) -> Result<()> {
+        self.first.lock().unwrap().take().map_or(Ok(()), Err)
+    }
+
+    pub(super) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// An error for every call once a panic poisoned the pool.
+    pub(super) fn check_usable(&self) -> Result<()> {
+        if !self.is_poisoned() {
+            return Ok(());
+        }
+        Err(self.first.lock().unwrap().clone().unwrap_or(EnvError::WorkerPanicked {
+            worker: 0,
+            message: "the pool is unusable after an earlier panic".into(),
+        }))
+    }
+}
+
 /// The message of a caught panic (`panic!("...")` payloads are `&str` or `String`).
-pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
