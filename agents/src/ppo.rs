@@ -17,6 +17,7 @@ use crate::schedule::Schedule;
 use crate::{AgentError, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rlx_envs::atari::FramePipeline;
 use rlx_envs::vector::VecEnv;
 use rlx_envs::Snapshot;
 use rlx_models::{Adam, AdamConfig};
@@ -51,6 +52,9 @@ pub struct PpoConfig {
     pub normalize_obs: bool,
     /// Scale rewards by the running std of the discounted return (SB3 VecNormalize, with this gamma; default false).
     pub normalize_reward: bool,
+    /// Atari frames: "sb3" (SB3's AtariWrapper bytes: RGB max-pool + OpenCV luma) or "ale" (ALE's grayscale, as
+    /// Gymnasium's AtariPreprocessing and EnvPool); ignored for vector observations (default sb3).
+    pub frame_pipeline: FramePipeline,
 
     /// Learning rate: a number or "lin_<start>" (default 3e-4).
     pub learning_rate: Schedule,
@@ -107,6 +111,7 @@ impl Default for PpoConfig {
             torch_threads: 0,
             normalize_obs: false,
             normalize_reward: false,
+            frame_pipeline: FramePipeline::Sb3,
             learning_rate: Schedule::Constant(3e-4),
             n_steps: 2048,
             batch_size: 64,

@@ -2,7 +2,9 @@
 //! life, reward clipping versus the raw score, stacking across resets); determinism per seed; vector envs.
 
 use rand::{Rng, SeedableRng};
-use rlx_envs::atari::{atari_ids, make_atari, make_atari_with, AreaResize, AtariConfig, SCREEN_HEIGHT, SCREEN_WIDTH};
+use rlx_envs::atari::{
+    atari_ids, luma, make_atari, make_atari_with, AreaResize, AtariConfig, FramePipeline, SCREEN_HEIGHT, SCREEN_WIDTH,
+};
 use rlx_envs::vector::{Actions, AsyncVecEnv, SyncVecEnv, ThreadedVecEnv, VecEnv};
 use rlx_envs::{Action, Env, EnvError};
 
@@ -91,29 +93,48 @@ fn noop_and_fire_resets_advance_the_emulator_as_sb3_does() {
 
 #[test]
 fn frames_are_the_max_of_the_last_two_then_area_resized() {
-    let config =
-        AtariConfig { noop_max: 0, fire_reset: false, episodic_life: false, frame_stack: 1, ..Default::default() };
-    let mut env = make_atari_with("SpaceInvadersNoFrameskip-v4", config).unwrap();
-    let mut raw = make_atari_with("SpaceInvadersNoFrameskip-v4", AtariConfig::raw()).unwrap();
-    env.reset(Some(0));
-    raw.reset(Some(0));
-    let mut resize = AreaResize::new(SCREEN_HEIGHT, SCREEN_WIDTH, 84, 84);
-    for a in random_actions(60, 6, 2) {
-        let (obs, step) = env.step(Action::Discrete(a)).unwrap();
-        let mut frames = Vec::new();
-        let mut raw_reward = 0.0;
-        for _ in 0..4 {
-            let (f, s) = raw.step(Action::Discrete(a)).unwrap();
-            raw_reward += s.reward;
-            frames.push(f);
-        }
-        let pooled: Vec<u8> = frames[2].iter().zip(&frames[3]).map(|(x, y)| *x.max(y)).collect();
-        let mut expected = vec![0u8; 84 * 84];
-        resize.apply(&pooled, &mut expected);
-        assert_eq!(obs, expected);
-        assert_eq!(step.reward, sign(raw_reward));
-        if step.done() {
-            break;
+    // sb3: the channel-wise max of the last two RGB screens, then OpenCV's luma; ale: the max of ALE's grey screens.
+    for pipeline in [FramePipeline::Sb3, FramePipeline::Ale] {
+        let config = AtariConfig {
+            noop_max: 0,
+            fire_reset: false,
+            episodic_life: false,
+            frame_stack: 1,
+            frame_pipeline: pipeline,
+            ..Default::default()
+        };
+        let mut env = make_atari_with("SpaceInvadersNoFrameskip-v4", config).unwrap();
+        let mut raw = make_atari_with("SpaceInvadersNoFrameskip-v4", AtariConfig::raw()).unwrap();
+        env.reset(Some(0));
+        raw.reset(Some(0));
+        let mut resize = AreaResize::new(SCREEN_HEIGHT, SCREEN_WIDTH, 84, 84);
+        let mut rgb = vec![0u8; SCREEN_HEIGHT * SCREEN_WIDTH * 3];
+        for a in random_actions(60, 6, 2) {
+            let (obs, step) = env.step(Action::Discrete(a)).unwrap();
+            let (mut grey, mut colour) = (Vec::new(), Vec::new());
+            let mut raw_reward = 0.0;
+            for _ in 0..4 {
+                let (f, s) = raw.step(Action::Discrete(a)).unwrap();
+                raw.render_rgb(&mut rgb);
+                raw_reward += s.reward;
+                grey.push(f);
+                colour.push(rgb.clone());
+            }
+            let pooled: Vec<u8> = match pipeline {
+                FramePipeline::Ale => grey[2].iter().zip(&grey[3]).map(|(x, y)| *x.max(y)).collect(),
+                FramePipeline::Sb3 => colour[2]
+                    .chunks_exact(3)
+                    .zip(colour[3].chunks_exact(3))
+                    .map(|(x, y)| luma(x[0].max(y[0]), x[1].max(y[1]), x[2].max(y[2])))
+                    .collect(),
+            };
+            let mut expected = vec![0u8; 84 * 84];
+            resize.apply(&pooled, &mut expected);
+            assert_eq!(obs, expected, "{pipeline:?}");
+            assert_eq!(step.reward, sign(raw_reward));
+            if step.done() {
+                break;
+            }
         }
     }
 }

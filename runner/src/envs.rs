@@ -3,7 +3,7 @@
 //! the training thread or a threaded pool.
 
 use anyhow::{bail, Result};
-use rlx_envs::atari::{looks_like_atari, make_atari, parse_id};
+use rlx_envs::atari::{looks_like_atari, make_atari_with, parse_id, AtariConfig, FramePipeline};
 use rlx_envs::vector::{SyncVecEnv, ThreadedVecEnv, VecEnv, VecNormalize, VecNormalizeConfig};
 use rlx_envs::wrappers::RecordEpisodeStatistics;
 use rlx_envs::{make, BoxedEnv, Env};
@@ -25,6 +25,8 @@ pub struct VecEnvSpec<'a> {
     pub normalize_obs: bool,
     pub normalize_reward: bool,
     pub gamma: f64,
+    /// How Atari frames are made (ignored for vector observations).
+    pub frame_pipeline: FramePipeline,
 }
 
 /// `n_envs` copies of `make_one(i)`, threaded when asked.
@@ -42,7 +44,8 @@ fn vector_of<E: Env + Send + 'static>(
 pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<RunEnv> {
     let id = spec.env_id.to_string();
     if looks_like_atari(&id) {
-        parse_id(&id)?; // a clear error (with close matches) before any thread starts
+        // A clear error (with close matches) before any thread starts.
+        let config = AtariConfig { frame_pipeline: spec.frame_pipeline, ..parse_id(&id)?.2 };
         if spec.normalize_obs || spec.normalize_reward {
             bail!(
                 "normalize_obs and normalize_reward are for vector observations; {id} gives frames (the CNN scales \
@@ -50,7 +53,7 @@ pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<RunEnv> {
             );
         }
         // AtariEnv reports the full-game raw score and length in `info.episode` itself.
-        return Ok(RunEnv::Frames(vector_of(spec, move |_| make_atari(&id))?));
+        return Ok(RunEnv::Frames(vector_of(spec, move |_| make_atari_with(&id, config.clone()))?));
     }
     rlx_envs::spec(&id)?;
     let env = vector_of(spec, move |_| -> rlx_envs::Result<RecordEpisodeStatistics<BoxedEnv>> {

@@ -35,6 +35,7 @@ pub fn run(
         normalize_obs: false,
         normalize_reward: false,
         gamma: config.gamma,
+        frame_pipeline: config.frame_pipeline,
     };
     let seed = seed.unwrap_or(config.seed + 10_000);
     let policy_for = |observation: &Space, action: &Space| -> Result<ActorCritic> {

@@ -101,6 +101,7 @@ pub fn env_spec(config: &PpoConfig) -> VecEnvSpec<'_> {
         normalize_obs: config.normalize_obs,
         normalize_reward: config.normalize_reward,
         gamma: config.gamma,
+        frame_pipeline: config.frame_pipeline,
     }
 }
 
@@ -109,7 +110,10 @@ pub fn read_config(run_dir: &Path) -> Result<PpoConfig> {
     let path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {} (is {} a run folder?)", path.display(), run_dir.display()))?;
-    let table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    // Runs saved before the Atari frame pipeline was a choice trained on ALE's grayscale: they keep it.
+    table.entry("frame_pipeline").or_insert_with(|| toml::Value::String("ale".into()));
     config::from_table(table, "saved")
 }
 
@@ -199,4 +203,25 @@ where
     );
     println!("run folder: {} (TensorBoard: tensorboard --logdir {0}; CSV: {0}/progress.csv)", run_dir.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rlx_envs::atari::FramePipeline;
+
+    #[test]
+    fn saved_runs_keep_their_frame_pipeline_and_older_runs_read_as_ale() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = PpoConfig { env_id: "PongNoFrameskip-v4".into(), ..Default::default() };
+        assert_eq!(fresh.frame_pipeline, FramePipeline::Sb3);
+        config::write_atomic(&dir.path().join(CONFIG_FILE), &config::to_toml(&fresh).unwrap()).unwrap();
+        assert_eq!(read_config(dir.path()).unwrap().frame_pipeline, FramePipeline::Sb3);
+
+        // A config.toml written before the field existed: those runs trained on ALE's grayscale.
+        let text = config::to_toml(&fresh).unwrap().replace("frame_pipeline = \"sb3\"\n", "");
+        assert!(!text.contains("frame_pipeline"));
+        config::write_atomic(&dir.path().join(CONFIG_FILE), &text).unwrap();
+        assert_eq!(read_config(dir.path()).unwrap().frame_pipeline, FramePipeline::Ale);
+    }
 }

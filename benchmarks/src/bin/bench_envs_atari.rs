@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use rand::{Rng, SeedableRng};
 use rlx_benchmarks::{machine, median, rate, si, today, PeerServer};
-use rlx_envs::atari::{make_atari, parse_id, Emulator, EmulatorSettings, Rom};
+use rlx_envs::atari::{make_atari_with, parse_id, AtariConfig, Emulator, EmulatorSettings, FramePipeline, Rom};
 use rlx_envs::vector::{Actions, AsyncVecEnv, ThreadedVecEnv, VecEnv};
 use rlx_envs::Space;
 use serde_json::json;
@@ -88,13 +88,15 @@ fn raw_frames(game: &str, threads: usize, seconds: f64) -> f64 {
     workers.into_iter().map(|w| w.join().unwrap()).sum()
 }
 
-/// Agent steps/s of rlx's pool: `ThreadedVecEnv` in sync mode, `AsyncVecEnv` (recv, then send to those envs)
-/// otherwise.
-fn pool(game: &str, layout: Layout, seconds: f64) -> f64 {
+/// Agent steps/s of rlx's pool with the given frame pipeline: `ThreadedVecEnv` in sync mode, `AsyncVecEnv` (recv,
+/// then send to those envs) otherwise.
+fn pool(game: &str, layout: Layout, pipeline: FramePipeline, seconds: f64) -> f64 {
     let id = format!("{game}NoFrameskip-v4");
+    let config = AtariConfig { frame_pipeline: pipeline, ..parse_id(&id).unwrap().2 };
+    let make = move |_| make_atari_with(&id, config.clone());
     let Layout { envs, threads, batch } = layout;
     if batch == envs {
-        let mut env = ThreadedVecEnv::new(envs, threads, move |_| make_atari(&id)).unwrap();
+        let mut env = ThreadedVecEnv::new(envs, threads, make).unwrap();
         let t = table(n_actions(env.single_action_space()), envs);
         env.reset(Some(0)).unwrap();
         for actions in &t[..20] {
@@ -104,7 +106,7 @@ fn pool(game: &str, layout: Layout, seconds: f64) -> f64 {
             env.step(Actions::Discrete(&t[i & 1023])).unwrap();
         }) * envs as f64;
     }
-    let mut env = AsyncVecEnv::new(envs, threads, batch, move |_| make_atari(&id)).unwrap();
+    let mut env = AsyncVecEnv::new(envs, threads, batch, make).unwrap();
     let t = table(n_actions(env.single_action_space()), batch);
     env.async_reset(Some(0)).unwrap();
     let mut step = |i: usize| {
@@ -115,22 +117,28 @@ fn pool(game: &str, layout: Layout, seconds: f64) -> f64 {
     rate(seconds, step) * batch as f64
 }
 
-/// Paired measurements of one table row.
+/// Paired measurements of one table row: rlx with SB3's frames (the default), rlx with ALE's grayscale, the peer.
 #[derive(Default)]
 struct Pairs {
     ours: Vec<f64>,
+    ours_ale: Vec<f64>,
     theirs: Vec<f64>,
 }
 
 impl Pairs {
-    fn push(&mut self, ours: f64, theirs: Option<f64>) {
+    fn push(&mut self, ours: f64, ours_ale: f64, theirs: Option<f64>) {
         self.ours.push(ours);
+        self.ours_ale.push(ours_ale);
         self.theirs.extend(theirs);
     }
     fn ratio(&self) -> Option<f64> {
-        (self.theirs.len() == self.ours.len())
-            .then(|| median(&self.ours.iter().zip(&self.theirs).map(|(a, b)| a / b).collect::<Vec<_>>()))
+        (self.theirs.len() == self.ours.len()).then(|| paired_ratio(&self.ours, &self.theirs))
     }
+}
+
+/// The median of the ratios of paired measurements.
+fn paired_ratio(a: &[f64], b: &[f64]) -> f64 {
+    median(&a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>())
 }
 
 fn main() -> Result<()> {
@@ -153,7 +161,8 @@ fn main() -> Result<()> {
             raw_two.push(raw_frames(game, 2, s));
             gym.extend(ask(json!({"peer": "gymnasium", "game": game, "seconds": s}))?);
             for (layout, pairs) in LAYOUTS.iter().zip(&mut pools) {
-                let ours = pool(game, *layout, s);
+                let ours = pool(game, *layout, FramePipeline::Sb3, s);
+                let ours_ale = pool(game, *layout, FramePipeline::Ale, s);
                 let theirs = if has_envpool {
                     let request = json!({"peer": "envpool", "game": game, "num_envs": layout.envs,
                         "threads": layout.threads, "batch_size": layout.batch, "seconds": s});
@@ -162,14 +171,15 @@ fn main() -> Result<()> {
                     None
                 };
                 eprintln!(
-                    "  envs {} threads {} batch {}: rlx {} vs EnvPool {} steps/s",
+                    "  envs {} threads {} batch {}: rlx {} (ale frames {}) vs EnvPool {} steps/s",
                     layout.envs,
                     layout.threads,
                     layout.batch,
                     si(ours),
+                    si(ours_ale),
                     theirs.map_or("n/a".into(), si)
                 );
-                pairs.push(ours, theirs);
+                pairs.push(ours, ours_ale, theirs);
             }
         }
         let raw_one = median(&raw);
@@ -189,18 +199,20 @@ fn main() -> Result<()> {
             let ceiling = 100.0 * ours * 4.0 / (raw_one * layout.threads as f64);
             writeln!(
                 rows,
-                "| {game} | {} | {} | {mode} | {} | {} | {} | {} | {ceiling:.0}% |",
+                "| {game} | {} | {} | {mode} | {} | {} | {} | {:.2}x | {} | {} | {ceiling:.0}% |",
                 layout.envs,
                 layout.threads,
                 si(ours),
                 si(ours * 4.0),
+                si(median(&pairs.ours_ale)),
+                paired_ratio(&pairs.ours, &pairs.ours_ale),
                 if pairs.theirs.is_empty() { "n/a".into() } else { si(median(&pairs.theirs)) },
                 pairs.ratio().map_or("n/a".into(), |r| format!("{r:.2}x")),
             )?;
         }
         writeln!(
             rows,
-            "| {game} | 1 | 1 | ale-py + AtariPreprocessing + FrameStack | | | {} | | |",
+            "| {game} | 1 | 1 | ale-py + AtariPreprocessing + FrameStack | | | | | {} | | |",
             if gym.is_empty() { "n/a".into() } else { si(median(&gym)) }
         )?;
     }
@@ -221,10 +233,10 @@ fn main() -> Result<()> {
         v("ale_py"),
         v("gymnasium")
     )?;
-    writeln!(md, "rlx: `<Game>NoFrameskip-v4` with its default chain (no-op reset 30, skip 4 + max-pool, episodic life, FIRE reset, 84x84 area-resized ALE grayscale, reward sign, stack 4): `ThreadedVecEnv` in sync mode, `AsyncVecEnv` (recv the first `batch` envs, send them actions) in async mode, EnvPool with the same `num_envs`, `batch_size` and `num_threads`. Random actions; an agent step is 4 emulator frames.\n")?;
-    writeln!(md, "Each rlx measurement ({s} s) is followed by the peer's, and the {rounds} rounds alternate: rates are medians, the ratio is the median of the paired ratios (this VM's speed drifts by 20-30% over minutes).\n")?;
-    writeln!(md, "| game | envs | threads | mode | rlx steps/s | rlx frames/s | EnvPool steps/s | rlx / EnvPool | share of raw ceiling x threads |")?;
-    writeln!(md, "|---|---:|---:|---|---:|---:|---:|---:|---:|")?;
+    writeln!(md, "rlx: `<Game>NoFrameskip-v4` with its default chain (no-op reset 30, skip 4 + max-pool, episodic life, FIRE reset, 84x84 area resize, reward sign, stack 4) and its default frame pipeline `sb3` (max of the last two RGB screens + OpenCV's luma: SB3's AtariWrapper bytes), then the same chain with the `ale` pipeline (ALE's grayscale screens, as Gymnasium's AtariPreprocessing and EnvPool): `ThreadedVecEnv` in sync mode, `AsyncVecEnv` (recv the first `batch` envs, send them actions) in async mode, EnvPool with the same `num_envs`, `batch_size` and `num_threads`. Random actions; an agent step is 4 emulator frames.\n")?;
+    writeln!(md, "Each rlx measurement ({s} s, `sb3` then `ale`) is followed by the peer's, and the {rounds} rounds alternate: rates are medians, ratios are medians of the paired ratios (this VM's speed drifts by 20-30% over minutes).\n")?;
+    writeln!(md, "| game | envs | threads | mode | rlx steps/s | rlx frames/s | rlx `ale` steps/s | `sb3` / `ale` | EnvPool steps/s | rlx / EnvPool | share of raw ceiling x threads |")?;
+    writeln!(md, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")?;
     md.push_str(&rows);
     writeln!(md, "\nRaw emulation ceiling, frames/s (ALE `act` only, one frame per call, reset at game over: rlx's ALE 0.6, one emulator per thread; ale-py's ALE 0.12 `act` loop in Python, one core):\n")?;
     writeln!(md, "| game | rlx, 1 thread | rlx, 2 threads | scaling | ale-py, 1 thread |")?;

@@ -281,6 +281,14 @@ impl Emulator {
         }
     }
 
+    /// The screen as palette indices (what the TIA drew) into `out`: `[height * width]`; a plain copy, the cheapest
+    /// way to read a frame.
+    #[inline]
+    pub fn indices(&mut self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.height * self.width, "screen buffer size");
+        unsafe { ale_sys::getScreen(self.ready(), out.as_mut_ptr()) }
+    }
+
     /// The RGB screen into `out`: `[height * width * 3]`, for rendering.
     pub fn rgb(&mut self, out: &mut [u8]) {
         assert_eq!(out.len(), self.height * self.width * 3, "screen buffer size");

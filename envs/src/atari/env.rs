@@ -1,10 +1,12 @@
 //! One Atari game with SB3's `AtariWrapper` chain built in:
 //! `NoopReset(30) -> MaxAndSkip(4) -> EpisodicLife -> FireReset -> 84x84 grayscale (area) -> ClipReward`, then a
 //! frame stack of 4. Each step of the chain follows SB3's code path exactly (which frames are grabbed and when,
-//! what a life-loss reset does), with two documented choices: the grayscale frame is ALE's own (as Gymnasium's
-//! `AtariPreprocessing` and EnvPool use) rather than OpenCV's RGB-to-gray, and the stack is padded with the reset
-//! frame (Gymnasium's `FrameStackObservation`) rather than zeros.
+//! what a life-loss reset does). The frames themselves come from one of two pipelines ([`FramePipeline`]): SB3's
+//! (max of the last two RGB frames, OpenCV's RGB-to-gray, area resize: SB3's bytes exactly) or ALE's grayscale (as
+//! Gymnasium's `AtariPreprocessing` and EnvPool make them). The stack is padded with the reset frame (Gymnasium's
+//! `FrameStackObservation`, CleanRL) rather than zeros.
 
+use super::color::PaletteLuma;
 use super::emulator::{fnv1a, Emulator, EmulatorSettings, Rom};
 use super::resize::AreaResize;
 use crate::env::{
@@ -18,6 +20,22 @@ use rand::Rng;
 
 /// ALE's action code for FIRE.
 const FIRE: i32 = 1;
+
+/// Where the grey levels of a frame come from. The two differ by up to ~40 grey levels on some games (ALE's
+/// palette luminance is not BT.601 luma), so a network trained on one should be evaluated on the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FramePipeline {
+    /// SB3's `MaxAndSkipEnv` + `WarpFrame` (also CleanRL's and rl-zoo3's frames): the channel-wise max of the last
+    /// two RGB frames, OpenCV's `COLOR_RGB2GRAY` (BT.601 luma, 15-bit fixed point), then `INTER_AREA`. The
+    /// default for every Atari id. Computed on palette indices with one table lookup per pixel
+    /// ([`PaletteLuma`](super::PaletteLuma)), with the same bytes as on the RGB screens.
+    #[default]
+    Sb3,
+    /// ALE's own grayscale screen (its palette's luminance), max-pooled, then `INTER_AREA`: Gymnasium's
+    /// `AtariPreprocessing` and EnvPool. Runs trained before the choice existed used this one.
+    Ale,
+}
 
 /// How an Atari env is built. Defaults: SB3's `AtariWrapper` + frame stack 4 on a `NoFrameskip-v4` game.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35,6 +53,8 @@ pub struct AtariConfig {
     pub fire_reset: bool,
     /// Rewards are clipped to their sign; the raw game score is reported in `info.episode` (true).
     pub clip_reward: bool,
+    /// How frames become grey levels: `sb3` (RGB max-pool + OpenCV luma) or `ale` (ALE's grayscale) (sb3).
+    pub frame_pipeline: FramePipeline,
     /// Side of the square grayscale frame (84).
     pub screen_size: usize,
     /// Frames stacked in an observation, oldest first (4).
@@ -58,6 +78,7 @@ impl Default for AtariConfig {
             episodic_life: true,
             fire_reset: true,
             clip_reward: true,
+            frame_pipeline: FramePipeline::Sb3,
             screen_size: 84,
             frame_stack: 4,
             full_action_space: false,
@@ -79,9 +100,10 @@ impl AtariConfig {
     }
 
     /// Gymnasium's `AtariPreprocessing` defaults without noops (what the parity test compares against): frame skip
-    /// 4 with max-pooling, 84x84 grayscale, no life loss, no FIRE, no clipping, no stack.
+    /// 4 with max-pooling of ALE's grayscale, 84x84, no life loss, no FIRE, no clipping, no stack.
     pub fn gymnasium_preprocessing() -> Self {
         AtariConfig {
+            frame_pipeline: FramePipeline::Ale,
             noop_max: 0,
             episodic_life: false,
             fire_reset: false,
@@ -91,9 +113,10 @@ impl AtariConfig {
         }
     }
 
-    /// Raw emulation: one frame per step, full 210x160 grayscale screen, nothing else.
+    /// Raw emulation: one frame per step, ALE's full 210x160 grayscale screen, nothing else.
     pub fn raw() -> Self {
         AtariConfig {
+            frame_pipeline: FramePipeline::Ale,
             frame_skip: 1,
             noop_max: 0,
             episodic_life: false,
@@ -144,8 +167,15 @@ pub struct AtariEnv {
     /// The last step ended the game itself (not only a life).
     was_real_done: bool,
     needs_reset: bool,
-    /// The last two raw frames of a skip (MaxAndSkip's buffer) and their max: `[screen height * width]` each.
+    /// The last two screens of a skip (MaxAndSkip's buffer): `[screen height * width]` each, palette indices for
+    /// SB3's pipeline, grey levels for ALE's.
     frames: [Vec<u8>; 2],
+    /// SB3 pipeline: the colours seen so far and the max-luma table; a screen (indices) grabbed outside a skip
+    /// (reset, no-ops); an RGB screen for learning new colours (`[height * width * 3]`).
+    palette: Box<PaletteLuma>,
+    scratch: Vec<u8>,
+    scratch_rgb: Vec<u8>,
+    /// The grey frame the next observation is resized from: `[screen height * width]`.
     latest: Vec<u8>,
     resize: Option<AreaResize>,
     /// Ring of preprocessed frames `[k, H * W]`; `head` is the oldest.
@@ -214,6 +244,9 @@ impl AtariEnv {
             was_real_done: true,
             needs_reset: true,
             frames: [vec![0; screen], vec![0; screen]],
+            palette: Box::default(),
+            scratch: vec![0; screen],
+            scratch_rgb: vec![0; screen * 3],
             latest: vec![0; screen],
             resize,
             head: 0,
@@ -251,7 +284,34 @@ impl AtariEnv {
 
     /// The current screen becomes the latest frame (what a reset or a single raw step observes).
     fn grab_latest(&mut self) {
-        self.emulator.grayscale(&mut self.latest);
+        match self.config.frame_pipeline {
+            FramePipeline::Sb3 => {
+                let mut screen = std::mem::take(&mut self.scratch);
+                self.grab_indices(&mut screen);
+                self.palette.to_gray(&screen, &mut self.latest);
+                self.scratch = screen;
+            }
+            FramePipeline::Ale => self.emulator.grayscale(&mut self.latest),
+        }
+    }
+
+    /// The current screen into MaxAndSkip's buffer slot `slot`, in the pipeline's format.
+    fn grab_into(&mut self, slot: usize) {
+        let mut screen = std::mem::take(&mut self.frames[slot]);
+        match self.config.frame_pipeline {
+            FramePipeline::Sb3 => self.grab_indices(&mut screen),
+            FramePipeline::Ale => self.emulator.grayscale(&mut screen),
+        }
+        self.frames[slot] = screen;
+    }
+
+    /// The current screen as palette indices, learning its colours first if some are new.
+    fn grab_indices(&mut self, screen: &mut [u8]) {
+        self.emulator.indices(screen);
+        if !self.palette.covers(screen) {
+            self.emulator.rgb(&mut self.scratch_rgb);
+            self.palette.learn(screen, &self.scratch_rgb);
+        }
     }
 
     /// One emulator frame (the raw env's step, below MaxAndSkip), for no-ops.
@@ -270,20 +330,24 @@ impl AtariEnv {
         for i in 0..skip {
             reward += self.emulator.act(code) as i64;
             if i + 2 == skip {
-                self.emulator.grayscale(&mut self.frames[0]);
+                self.grab_into(0);
             } else if i + 1 == skip {
-                self.emulator.grayscale(&mut self.frames[1]);
+                self.grab_into(1);
             }
             ended = self.game_ended();
             if ended.0 || ended.1 {
                 break;
             }
         }
-        if skip == 1 {
-            self.latest.copy_from_slice(&self.frames[1]);
-        } else {
-            for ((out, a), b) in self.latest.iter_mut().zip(&self.frames[0]).zip(&self.frames[1]) {
-                *out = (*a).max(*b);
+        let [a, b] = &self.frames;
+        match (self.config.frame_pipeline, skip) {
+            (FramePipeline::Sb3, 1) => self.palette.to_gray(b, &mut self.latest),
+            (FramePipeline::Sb3, _) => self.palette.max_to_gray(a, b, &mut self.latest),
+            (FramePipeline::Ale, 1) => self.latest.copy_from_slice(b),
+            (FramePipeline::Ale, _) => {
+                for ((out, x), y) in self.latest.iter_mut().zip(a).zip(b) {
+                    *out = (*x).max(*y);
+                }
             }
         }
         (reward, ended.0, ended.1)

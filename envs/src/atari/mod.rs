@@ -5,13 +5,15 @@
 //! Ids: `<Game>NoFrameskip-v4` (no sticky actions) and `ALE/<Game>-v5` (sticky actions 0.25), for every game the
 //! `ale` crate bundles. Both get the SB3 `AtariWrapper` chain by default; see [`AtariConfig`].
 
+mod color;
 mod emulator;
 mod env;
 mod games;
 mod resize;
 
+pub use color::{luma, max_rgb_to_gray, rgb_to_gray, PaletteLuma};
 pub use emulator::{Emulator, EmulatorSettings, Rom, SCREEN_HEIGHT, SCREEN_WIDTH};
-pub use env::{AtariConfig, AtariEnv};
+pub use env::{AtariConfig, AtariEnv, FramePipeline};
 pub use resize::AreaResize;
 
 use crate::error::{EnvError, Result};

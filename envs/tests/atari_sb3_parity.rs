@@ -1,0 +1,124 @@
+//! Parity with Stable-Baselines3's `AtariWrapper`: rlx's default Atari chain (frame pipeline `sb3`) must produce
+//! SB3's 84x84 frames byte for byte, and the same clipped rewards, terminations, truncations and lives at every agent
+//! step, across life losses, FIRE resets and game overs.
+//!
+//! SB3 2.9.2 over ale-py 0.12.1 runs now, through `atari_sb3_parity.py` with `RLX_PYTHON` (set by `scripts/test`),
+//! with `noop_max=0` (the random no-op count is the one thing the two sides cannot share) and the same actions.
+//! The games are ones whose raw emulation matches ale-py's exactly (see `atari_parity.rs`).
+
+use rlx_envs::atari::{make_atari_with, AtariConfig, FramePipeline};
+use rlx_envs::{Action, Env};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+const GAMES: &[&str] = &["Breakout", "Pong", "SpaceInvaders", "MsPacman", "Qbert", "Asterix"];
+/// Agent steps per game: each game sees several life losses and resets (Pong: a whole lost game and more).
+const STEPS: usize = 3000;
+
+#[derive(Deserialize)]
+struct Recording {
+    sb3: String,
+    ale_py: String,
+    opencv: String,
+    luma_colours_checked: u64,
+    games: BTreeMap<String, Game>,
+}
+
+#[derive(Deserialize)]
+struct Game {
+    actions: Vec<i64>,
+    rewards: Vec<f64>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+    lives: Vec<u32>,
+    /// Steps after which SB3 reset the env, and the lives each reset reported (the first is the initial reset).
+    resets: Vec<usize>,
+    reset_lives: Vec<u32>,
+}
+
+/// How many of SB3's frames rlx reproduced exactly, and the largest pixel difference.
+#[derive(Debug)]
+struct Frames {
+    same: usize,
+    total: usize,
+    worst: u8,
+}
+
+/// Walks rlx's env through SB3's actions; returns how the frames compared, or the first step where a reward,
+/// termination, truncation, life count or reset differs.
+fn compare(game: &str, g: &Game, frames: &[u8], pipeline: FramePipeline) -> Result<Frames, String> {
+    let n = 84 * 84;
+    let config = AtariConfig { noop_max: 0, frame_pipeline: pipeline, ..AtariConfig::no_frameskip_v4() };
+    let mut env = make_atari_with(&format!("{game}NoFrameskip-v4"), config).unwrap();
+    let k = env.config().frame_stack;
+    let newest = |obs: &[u8]| obs[(k - 1) * n..].to_vec();
+    let mut theirs = frames.chunks_exact(n);
+    let (mut same, mut total, mut worst) = (0usize, 0usize, 0u8);
+    let mut check_frame = |ours: &[u8], theirs: &[u8]| {
+        total += 1;
+        let diff = ours.iter().zip(theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        same += (diff == 0) as usize;
+        worst = worst.max(diff);
+    };
+    let (obs, info) = env.reset(Some(0));
+    check_frame(&newest(&obs), theirs.next().ok_or("too few frames")?);
+    if info.lives != Some(g.reset_lives[0]) {
+        return Err(format!("lives after the first reset: {:?} vs SB3's {}", info.lives, g.reset_lives[0]));
+    }
+    let mut resets = g.resets.iter().zip(&g.reset_lives[1..]);
+    for (t, &a) in g.actions.iter().enumerate() {
+        let (obs, step) = env.step(Action::Discrete(a)).unwrap();
+        check_frame(&newest(&obs), theirs.next().ok_or("too few frames")?);
+        let ours = (step.reward, step.terminated, step.truncated, step.info.lives);
+        let sb3 = (g.rewards[t], g.terminated[t], g.truncated[t], Some(g.lives[t]));
+        if ours != sb3 {
+            return Err(format!("step {t}: (reward, terminated, truncated, lives) {ours:?}, SB3 {sb3:?}"));
+        }
+        if step.done() {
+            let (obs, info) = env.reset(None);
+            check_frame(&newest(&obs), theirs.next().ok_or("too few frames")?);
+            match resets.next() {
+                Some((&at, &lives)) if at == t && info.lives == Some(lives) => {}
+                other => return Err(format!("reset after step {t} (lives {:?}); SB3: {other:?}", info.lives)),
+            }
+        }
+    }
+    if theirs.next().is_some() || resets.next().is_some() {
+        return Err("SB3 recorded more frames or resets than rlx made".into());
+    }
+    Ok(Frames { same, total, worst })
+}
+
+#[test]
+fn the_sb3_pipeline_reproduces_sb3_atari_wrapper_byte_for_byte() {
+    let python = std::env::var("RLX_PYTHON").expect("RLX_PYTHON is unset: run the tests through scripts/test");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("atari_sb3_parity");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/atari_sb3_parity.py");
+    let status = Command::new(&python).arg(script).arg(&out).arg(STEPS.to_string()).args(GAMES).status().unwrap();
+    assert!(status.success(), "{script} failed: are stable-baselines3, ale-py and OpenCV installed for {python}?");
+    let recording: Recording =
+        serde_json::from_str(&std::fs::read_to_string(out.join("recording.json")).unwrap()).unwrap();
+    println!(
+        "against SB3 {} over ale-py {} and OpenCV {} (luma checked on {} colours)",
+        recording.sb3, recording.ale_py, recording.opencv, recording.luma_colours_checked
+    );
+    for game in GAMES {
+        let g = &recording.games[*game];
+        let frames = std::fs::read(out.join(format!("{game}.frames"))).unwrap();
+        let sb3 = compare(game, g, &frames, FramePipeline::Sb3).unwrap_or_else(|e| panic!("{game}: {e}"));
+        // ALE's grayscale is another picture of the same game: everything but the frames still agrees.
+        let ale = compare(game, g, &frames, FramePipeline::Ale).unwrap_or_else(|e| panic!("{game}, ale: {e}"));
+        println!(
+            "{game} ({} resets): sb3 pipeline {} of {} frames identical (worst {}), ale pipeline {} (worst {})",
+            g.resets.len(),
+            sb3.same,
+            sb3.total,
+            sb3.worst,
+            ale.same,
+            ale.worst
+        );
+        assert_eq!(sb3.same, sb3.total, "{game}: the sb3 pipeline must give SB3's frames exactly: {sb3:?}");
+    }
+}
