@@ -1,15 +1,18 @@
 //! rlx-agents: reinforcement-learning algorithms on tch, one file each, read top to bottom like CleanRL.
 //!
 //! - [`ppo`]: PPO as Stable-Baselines3 implements it (discrete and continuous, MLP and NatureCNN policies).
-//! - Shared machinery: [`policy`] (actor-critic networks), [`distributions`], [`schedule`] (constant/linear),
+//! - [`dqn`]: DQN as Stable-Baselines3 implements it, with Double DQN, dueling, n-step and prioritized replay.
+//! - Shared machinery: [`policy`] (actor-critic networks), [`qnetwork`] (Q-networks), [`distributions`], [`schedule`] (constant/linear),
 //!   [`logger`] (TensorBoard + CSV + progress bar), [`checkpoint`] (atomic safetensors files), [`device`].
 
 pub mod checkpoint;
 pub mod device;
 pub mod distributions;
+pub mod dqn;
 pub mod logger;
 pub mod policy;
 pub mod ppo;
+pub mod qnetwork;
 pub mod schedule;
 
 /// Errors of the agents: user-facing, one line each.

@@ -2,13 +2,13 @@
 //!
 //! - [`Mlp`]: fully connected stacks with SB3's orthogonal initialization.
 //! - [`NatureCnn`]: the DQN/PPO Atari torso (Mnih et al. 2015), uint8 frames scaled by 1/255 inside.
-//! - [`Adam`]: Adam with global-norm clipping over one flat parameter buffer, with inspectable state (moments and
-//!   step count) so checkpoints resume exactly.
+//! - [`Optimizer`] ([`Adam`], RMSprop): global-norm clipping and the update over one flat parameter buffer, with
+//!   inspectable state (moments and step count) so checkpoints resume exactly.
 
-mod adam;
 mod cnn;
 mod mlp;
+mod optimizer;
 
-pub use adam::{Adam, AdamConfig};
 pub use cnn::NatureCnn;
 pub use mlp::{orthogonal_linear, Activation, Mlp};
+pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule};

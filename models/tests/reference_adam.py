@@ -1,4 +1,4 @@
-"""Reference for models/src/adam.rs: clip_grad_norm_(1.0) + Adam(lr=0.1, eps=1e-5) on loss = (w . x)^2, two steps."""
+"""Reference for models/src/optimizer.rs (Adam): clip_grad_norm_(1.0) + Adam(lr=0.1, eps=1e-5) on loss = (w . x)^2, two steps."""
 import torch
 
 w = torch.tensor([0.5, -1.0], requires_grad=True)

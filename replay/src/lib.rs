@@ -2,7 +2,18 @@
 //! agent that samples them.
 //!
 //! - [`RolloutBuffer`]: on-policy rollouts with GAE(lambda) advantages and TD(lambda) returns (PPO).
+//! - [`ReplayBuffer`]: off-policy transitions (DQN), each frame stored once with stacks rebuilt at sampling time,
+//!   timeouts kept apart from terminations, n-step returns, uniform or prioritized sampling ([`SumTree`]), and
+//!   a checksummed file for resume.
 
+mod error;
+mod persist;
+mod replay;
 mod rollout;
+mod sum_tree;
 
+pub use error::{ReplayError, Result};
+pub use persist::Element;
+pub use replay::{Batch, Padding, ReplayBuffer, ReplayConfig, Step};
 pub use rollout::RolloutBuffer;
+pub use sum_tree::SumTree;

@@ -14,26 +14,68 @@ impl Default for AdamConfig {
     }
 }
 
-/// Adam with global-norm gradient clipping, computing what `clip_grad_norm_` + `torch.optim.Adam` compute, over
-/// one flat buffer that holds every parameter of a `VarStore`.
+/// `torch.optim.RMSprop`'s hyperparameters (PyTorch's defaults). `eps` is added outside the square root, as
+/// PyTorch does (DeepMind's Nature RMSProp adds its 0.01 inside: `sqrt(E[g^2] - E[g]^2 + 0.01)`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RmsPropConfig {
+    /// Decay of the squared-gradient average (0.99).
+    pub alpha: f64,
+    pub eps: f64,
+    /// Divide by the gradient's variance instead of its second moment (false).
+    pub centered: bool,
+    /// Momentum of the update (0.0).
+    pub momentum: f64,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig { alpha: 0.99, eps: 1e-8, centered: false, momentum: 0.0 }
+    }
+}
+
+/// Which update rule an [`Optimizer`] applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    Adam(AdamConfig),
+    RmsProp(RmsPropConfig),
+}
+
+/// Adam or RMSprop with global-norm gradient clipping, computing what `clip_grad_norm_` + `torch.optim.Adam` /
+/// `torch.optim.RMSprop` compute, over one flat buffer that holds every parameter of a `VarStore`.
 ///
 /// Why not tch's optimizer: its state (moments, step) is hidden, so checkpoints could not resume exactly. Why flat:
 /// small RL networks spend their update time in per-tensor call overhead; the variables are re-pointed (`set_data`)
 /// to views of one buffer, so clipping and the update are a dozen tensor operations whatever the layer count.
-pub struct Adam {
-    config: AdamConfig,
+/// It is also the one place every gradient passes, where a data-parallel learner would all-reduce.
+pub struct Optimizer {
+    rule: Rule,
     /// The trainable variables (views of `flat`), sorted by name.
     params: Vec<(String, Tensor)>,
     /// (P,) every parameter, concatenated.
     flat: Tensor,
-    /// (P,) first and second moments.
+    /// (P,) Adam: first and second moments; RMSprop: momentum buffer and squared-gradient average.
     m: Tensor,
     v: Tensor,
+    /// (P,) centered RMSprop: the gradient average (empty otherwise).
+    g: Tensor,
     step: i64,
 }
 
-impl Adam {
+/// PPO's and DQN's optimizer by its usual name.
+pub type Adam = Optimizer;
+
+impl Optimizer {
+    /// Adam over `vs`'s trainable variables.
     pub fn new(vs: &nn::VarStore, config: AdamConfig) -> Self {
+        Self::with_rule(vs, Rule::Adam(config))
+    }
+
+    /// RMSprop over `vs`'s trainable variables.
+    pub fn rmsprop(vs: &nn::VarStore, config: RmsPropConfig) -> Self {
+        Self::with_rule(vs, Rule::RmsProp(config))
+    }
+
+    pub fn with_rule(vs: &nn::VarStore, rule: Rule) -> Self {
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let flat =
@@ -46,7 +88,11 @@ impl Adam {
             offset += numel;
         }
         let (m, v) = (flat.zeros_like(), flat.zeros_like());
-        Adam { config, params, flat, m, v, step: 0 }
+        let g = match rule {
+            Rule::RmsProp(RmsPropConfig { centered: true, .. }) => flat.zeros_like(),
+            _ => Tensor::zeros([0], (Kind::Float, flat.device())),
+        };
+        Optimizer { rule, params, flat, m, v, g, step: 0 }
     }
 
     pub fn zero_grad(&mut self) {
@@ -96,14 +142,13 @@ impl Adam {
     }
 
     /// Clips the gradients to global L2 norm `max_grad_norm` (when given, as `clip_grad_norm_`) and applies one
-    /// Adam update with learning rate `lr`:
+    /// update with learning rate `lr`. Adam:
     /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
+    /// RMSprop: `v = a v + (1 - a) g^2`; centered: `ga = a ga + (1 - a) g`, `d = sqrt(v - ga^2) + eps`, else
+    /// `d = sqrt(v) + eps`; `p -= lr g / d`, or with momentum `m = mu m + g / d; p -= lr m`.
     /// `g`: (P,) the flat gradient. Returns the gradient norm before clipping (NaN when not clipping).
     fn apply(&mut self, mut g: Tensor, lr: f64, max_grad_norm: Option<f64>) -> f64 {
-        let AdamConfig { beta1, beta2, eps } = self.config;
         self.step += 1;
-        let bias_correction1 = 1.0 - beta1.powi(self.step as i32);
-        let bias_correction2_sqrt = (1.0 - beta2.powi(self.step as i32)).sqrt();
         tch::no_grad(|| {
             let mut norm = f64::NAN;
             if let Some(max_norm) = max_grad_norm {
@@ -111,23 +156,55 @@ impl Adam {
                 g *= (max_norm / (&total + 1e-6)).clamp_max(1.0);
                 norm = total.double_value(&[]);
             }
-            let _ = self.m.lerp_(&g, 1.0 - beta1);
-            self.v *= beta2;
-            self.v += g.square() * (1.0 - beta2);
-            let denom = self.v.sqrt() / bias_correction2_sqrt + eps;
-            self.flat -= &self.m / denom * (lr / bias_correction1);
+            match self.rule {
+                Rule::Adam(AdamConfig { beta1, beta2, eps }) => {
+                    let bias_correction1 = 1.0 - beta1.powi(self.step as i32);
+                    let bias_correction2_sqrt = (1.0 - beta2.powi(self.step as i32)).sqrt();
+                    let _ = self.m.lerp_(&g, 1.0 - beta1);
+                    self.v *= beta2;
+                    self.v += g.square() * (1.0 - beta2);
+                    let denom = self.v.sqrt() / bias_correction2_sqrt + eps;
+                    self.flat -= &self.m / denom * (lr / bias_correction1);
+                }
+                Rule::RmsProp(RmsPropConfig { alpha, eps, centered, momentum }) => {
+                    self.v *= alpha;
+                    self.v += g.square() * (1.0 - alpha);
+                    let denom = if centered {
+                        let _ = self.g.lerp_(&g, 1.0 - alpha);
+                        (&self.v - self.g.square()).sqrt() + eps
+                    } else {
+                        self.v.sqrt() + eps
+                    };
+                    if momentum > 0.0 {
+                        self.m *= momentum;
+                        self.m += &g / denom;
+                        self.flat -= &self.m * lr;
+                    } else {
+                        self.flat -= g / denom * lr;
+                    }
+                }
+            }
             norm
         })
     }
 
-    /// Optimizer state for checkpoints: `m`, `v` (flat) and the step count.
+    /// Optimizer state for checkpoints: `m`, `v` (and `g` for centered RMSprop), flat, and the step count.
     pub fn state(&self) -> (Vec<(String, Tensor)>, i64) {
-        (vec![("m".into(), self.m.shallow_clone()), ("v".into(), self.v.shallow_clone())], self.step)
+        let mut state = vec![("m".into(), self.m.shallow_clone()), ("v".into(), self.v.shallow_clone())];
+        if self.g.numel() > 0 {
+            state.push(("g".into(), self.g.shallow_clone()));
+        }
+        (state, self.step)
     }
 
-    /// Restores what [`Adam::state`] saved, for the same network.
+    /// Restores what [`Optimizer::state`] saved, for the same network and rule.
     pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: i64) -> Result<(), String> {
-        for (key, dst) in [("m", &mut self.m), ("v", &mut self.v)] {
+        let centered = self.g.numel() > 0;
+        let mut slots = vec![("m", &mut self.m), ("v", &mut self.v)];
+        if centered {
+            slots.push(("g", &mut self.g));
+        }
+        for (key, dst) in slots {
             let src = tensors.get(key).ok_or_else(|| format!("optimizer state `{key}` missing"))?;
             if src.size() != dst.size() {
                 return Err(format!("optimizer state `{key}` has shape {:?}, expected {:?}", src.size(), dst.size()));
@@ -168,5 +245,28 @@ mod tests {
         let want = [0.6999967f32, -0.8000025];
         assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?} vs {want:?}");
         assert!((norms[0] - 25.0).abs() < 1e-4 && (norms[1] - 18.0001).abs() < 1e-3, "{norms:?}");
+    }
+    /// Two clipped updates with `torch.optim.RMSprop(lr=0.1, alpha=0.95, eps=0.01)`, centered with momentum 0.5 and
+    /// plain (script `models/tests/reference_rmsprop.py`, PyTorch 2.11.0).
+    #[test]
+    fn rmsprop_matches_pytorch() {
+        let cases = [
+            (true, 0.5, [0.8353168f32, -0.6570241], [25.0, 5.144813]),
+            (false, 0.0, [0.6121639, -0.8843921], [25.0, 4.427257]),
+        ];
+        for (centered, momentum, want, want_norms) in cases {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let w = vs.root().var("w", &[2], nn::Init::Const(0.0));
+            tch::no_grad(|| w.shallow_clone().copy_(&Tensor::from_slice(&[0.5f32, -1.0])));
+            let config = RmsPropConfig { alpha: 0.95, eps: 0.01, centered, momentum };
+            let mut rmsprop = Optimizer::rmsprop(&vs, config);
+            let x = Tensor::from_slice(&[3.0f32, 4.0]);
+            let norms: Vec<f64> =
+                (0..2).map(|_| rmsprop.backward_step(&(&w * &x).sum(Kind::Float).square(), 0.1, Some(1.0))).collect();
+            let got = Vec::<f32>::try_from(&w.detach()).unwrap();
+            assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{centered}: {got:?} vs {want:?}");
+            assert!(norms.iter().zip(want_norms).all(|(a, b)| (a - b).abs() < 1e-3), "{norms:?}");
+            assert_eq!(rmsprop.state().0.len(), if centered { 3 } else { 2 });
+        }
     }
 }

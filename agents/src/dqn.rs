@@ -1,0 +1,651 @@
+//! Deep Q-Networks (Mnih et al. 2015), as Stable-Baselines3 implements them, with the usual improvements as
+//! options: Double DQN (van Hasselt et al. 2016), the dueling head (Wang et al. 2016), n-step returns and
+//! prioritized replay (Schaul et al. 2016).
+//!
+//! The loop is SB3's, in SB3's order: act (uniformly at random before `learning_starts`, then epsilon-greedy with a
+//! linearly decaying epsilon), step every env, store the transition (truncations are not terminations: the target
+//! bootstraps from the true final observation), update the target network every `target_update_interval` env
+//! steps (hard copy, or Polyak with `tau`), and every `train_freq` vector steps take `gradient_steps` gradient
+//! steps on minibatches of `batch_size`. The replay ratio is fixed by these counts, not by timing.
+//!
+//! The file reads top to bottom: config, the TD loss, the agent (acting, training), checkpoints.
+
+use crate::checkpoint;
+use crate::device::DeviceChoice;
+use crate::logger::Logger;
+use crate::qnetwork::{QNetwork, QNetworkConfig};
+use crate::schedule::Schedule;
+use crate::{AgentError, Result};
+use rand::{Rng, SeedableRng};
+use rlx_envs::atari::FramePipeline;
+use rlx_envs::vector::{Actions, VecEnv};
+use rlx_envs::Snapshot;
+use rlx_models::{AdamConfig, Optimizer, RmsPropConfig, Rule};
+use rlx_replay::{Batch, Element, Padding, ReplayBuffer, ReplayConfig, Step};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration: SB3's `DQN` defaults; rl-zoo3's, CleanRL's and the Nature paper's settings live in presets/dqn/.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The TD loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TdLoss {
+    /// Smooth L1 (SB3, Nature's error clipping to [-1, 1]).
+    Huber,
+    /// Mean squared error (CleanRL's `dqn_atari`, Dopamine's JAX DQN).
+    Mse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Adam,
+    /// `torch.optim.RMSprop` with `rmsprop_alpha`, `rmsprop_centered`, `rmsprop_momentum` and `optimizer_eps`.
+    Rmsprop,
+}
+
+/// Everything a DQN run needs. Field defaults are SB3's `DQN` and `MlpPolicy` defaults.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DqnConfig {
+    /// Gymnasium id of the environment (default "CartPole-v1").
+    pub env_id: String,
+    /// Seed of the envs (env i gets seed + i), the network initialization, exploration and sampling (default 0).
+    pub seed: u64,
+    /// Parallel envs (default 1).
+    pub n_envs: usize,
+    /// Threads stepping the envs: 1 = on the training thread (default 1), more = a threaded pool.
+    pub env_threads: usize,
+    /// Environment steps to train for, over all envs (default 1e6).
+    pub total_timesteps: u64,
+    /// auto, cpu or cuda (default auto).
+    pub device: DeviceChoice,
+    /// LibTorch intra-op threads; 0 = auto (default): 1 for MLP networks on the CPU, LibTorch's default otherwise.
+    pub torch_threads: usize,
+    /// Atari frames: "sb3" (SB3's AtariWrapper bytes) or "ale" (ALE's grayscale); ignored for vector observations
+    /// (default sb3).
+    pub frame_pipeline: FramePipeline,
+
+    /// Learning rate: a number or "lin_<start>" (default 1e-4).
+    pub learning_rate: Schedule,
+    /// Transitions the replay buffer holds (default 1e6).
+    pub buffer_size: usize,
+    /// Env steps of uniformly random actions before learning starts (default 100).
+    pub learning_starts: u64,
+    /// Minibatch size (default 32).
+    pub batch_size: usize,
+    /// Target update: 1 = hard copy, less = Polyak averaging `target = tau * online + (1 - tau) * target` (1.0).
+    pub tau: f64,
+    /// Discount factor (default 0.99).
+    pub gamma: f64,
+    /// Train every this many vector-env steps (default 4).
+    pub train_freq: u64,
+    /// Gradient steps per training round (default 1).
+    pub gradient_steps: usize,
+    /// Env steps between target updates (default 10000).
+    pub target_update_interval: u64,
+    /// Fraction of training over which epsilon decays linearly (default 0.1).
+    pub exploration_fraction: f64,
+    pub exploration_initial_eps: f64,
+    /// Epsilon after the decay (default 0.05).
+    pub exploration_final_eps: f64,
+    /// Gradient clipping by global norm (default 10).
+    pub max_grad_norm: f64,
+    /// "huber" (default) or "mse".
+    pub loss: TdLoss,
+    /// "adam" (default) or "rmsprop".
+    pub optimizer: OptimizerKind,
+    /// Adam's or RMSprop's eps (default 1e-8, PyTorch's Adam default, which SB3's DQN uses).
+    pub optimizer_eps: f64,
+    /// RMSprop's squared-gradient decay (default 0.95, the Nature setting).
+    pub rmsprop_alpha: f64,
+    /// Centered RMSprop (default true, as DeepMind's).
+    pub rmsprop_centered: bool,
+    /// RMSprop momentum (default 0.0).
+    pub rmsprop_momentum: f64,
+
+    /// Double DQN: the online network picks the next action, the target network values it (default false).
+    pub double_q: bool,
+    /// Dueling head (default false).
+    pub dueling: bool,
+    /// n-step returns (default 1).
+    pub n_step: usize,
+    /// Prioritized replay (default false), with its alpha, beta annealed linearly from `per_beta0` to 1 over
+    /// training, and the constant added to |TD error| (0.6, 0.4, 1e-6).
+    pub prioritized: bool,
+    pub per_alpha: f64,
+    pub per_beta0: f64,
+    pub per_eps: f64,
+
+    /// Hidden layers (vector observations: SB3's [64, 64]; frames: after NatureCNN, [] as SB3's CnnPolicy).
+    pub net_arch: Vec<i64>,
+    /// "relu" (default, as SB3's DQN) or "tanh".
+    pub activation: rlx_models::Activation,
+
+    /// Write a checkpoint every this many env steps and at the end; 0 = only at the end (default 100000).
+    pub checkpoint_interval: u64,
+    /// Save the replay buffer beside the checkpoint, so a resume continues exactly (default true; without it,
+    /// a resume refills the buffer with `learning_starts` random steps).
+    pub save_replay: bool,
+}
+
+impl Default for DqnConfig {
+    fn default() -> Self {
+        DqnConfig {
+            env_id: "CartPole-v1".into(),
+            seed: 0,
+            n_envs: 1,
+            env_threads: 1,
+            total_timesteps: 1_000_000,
+            device: DeviceChoice::Auto,
+            torch_threads: 0,
+            frame_pipeline: FramePipeline::Sb3,
+            learning_rate: Schedule::Constant(1e-4),
+            buffer_size: 1_000_000,
+            learning_starts: 100,
+            batch_size: 32,
+            tau: 1.0,
+            gamma: 0.99,
+            train_freq: 4,
+            gradient_steps: 1,
+            target_update_interval: 10_000,
+            exploration_fraction: 0.1,
+            exploration_initial_eps: 1.0,
+            exploration_final_eps: 0.05,
+            max_grad_norm: 10.0,
+            loss: TdLoss::Huber,
+            optimizer: OptimizerKind::Adam,
+            optimizer_eps: 1e-8,
+            rmsprop_alpha: 0.95,
+            rmsprop_centered: true,
+            rmsprop_momentum: 0.0,
+            double_q: false,
+            dueling: false,
+            n_step: 1,
+            prioritized: false,
+            per_alpha: 0.6,
+            per_beta0: 0.4,
+            per_eps: 1e-6,
+            net_arch: vec![64, 64],
+            activation: rlx_models::Activation::Relu,
+            checkpoint_interval: 100_000,
+            save_replay: true,
+        }
+    }
+}
+
+impl DqnConfig {
+    /// Rejects values that cannot train.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(AgentError::Config(msg));
+        if self.n_envs == 0 || self.env_threads == 0 || self.batch_size == 0 || self.train_freq == 0 {
+            return bad("n_envs, env_threads, batch_size and train_freq must be at least 1".into());
+        }
+        if self.n_step == 0 || self.target_update_interval == 0 || self.total_timesteps == 0 {
+            return bad("n_step, target_update_interval and total_timesteps must be at least 1".into());
+        }
+        for (name, v) in [
+            ("gamma", self.gamma),
+            ("tau", self.tau),
+            ("exploration_fraction", self.exploration_fraction),
+            ("exploration_initial_eps", self.exploration_initial_eps),
+            ("exploration_final_eps", self.exploration_final_eps),
+            ("per_alpha", self.per_alpha),
+            ("per_beta0", self.per_beta0),
+            ("rmsprop_alpha", self.rmsprop_alpha),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(format!("{name} = {v} must be in [0, 1]"));
+            }
+        }
+        if self.tau == 0.0 {
+            return bad("tau must be positive (1 = hard target updates)".into());
+        }
+        if !(self.learning_rate.initial() > 0.0 && self.learning_rate.initial().is_finite()) {
+            return bad(format!("learning_rate = {} must be positive", self.learning_rate));
+        }
+        if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 || self.optimizer_eps <= 0.0 {
+            return bad("max_grad_norm and optimizer_eps must be positive".into());
+        }
+        if self.buffer_size < self.n_envs * (self.n_step + 8) {
+            return bad(format!("buffer_size = {} is too small for {} envs", self.buffer_size, self.n_envs));
+        }
+        Ok(())
+    }
+
+    pub fn network(&self) -> QNetworkConfig {
+        QNetworkConfig { net_arch: self.net_arch.clone(), activation: self.activation, dueling: self.dueling }
+    }
+
+    /// Epsilon after `step` env steps: linear from the initial to the final value over `exploration_fraction`.
+    pub fn epsilon(&self, step: u64) -> f64 {
+        let progress = step as f64 / self.total_timesteps as f64;
+        let fraction = if self.exploration_fraction > 0.0 { progress / self.exploration_fraction } else { 1.0 };
+        let (start, end) = (self.exploration_initial_eps, self.exploration_final_eps);
+        start + fraction.min(1.0) * (end - start)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The TD loss, on its own so it can be checked against PyTorch.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// One minibatch's inputs to the TD loss. Shapes: `q` (B, A) online Q-values of the observations, `next_q_target`
+/// (B, A) target-network Q-values of the next observations, `next_q_online` (B, A) online ones (Double DQN only),
+/// the rest (B,).
+pub struct TdInputs<'a> {
+    pub q: &'a Tensor,
+    pub actions: &'a Tensor,
+    pub rewards: &'a Tensor,
+    /// `gamma^n` where the target bootstraps, 0 where the episode terminated.
+    pub discounts: &'a Tensor,
+    pub next_q_target: &'a Tensor,
+    pub next_q_online: Option<&'a Tensor>,
+    /// Importance-sampling weights (prioritized replay), else ones.
+    pub weights: &'a Tensor,
+}
+
+pub struct TdOutput {
+    /// Weighted mean of the per-sample losses (differentiable).
+    pub loss: Tensor,
+    /// (B,) target - Q(s, a), for priorities.
+    pub td_errors: Tensor,
+    /// Mean Q(s, a) of the batch (`losses/q_values`).
+    pub mean_q: f64,
+}
+
+/// `target = r + discount * Q_target(s', argmax)` (argmax of the target network, or of the online one for Double
+/// DQN), computed without gradient; the loss of `Q(s, a)` against it, Huber (smooth L1, beta 1) or squared, weighted
+/// per sample and averaged: with unit weights, SB3's `F.smooth_l1_loss(current_q, target_q)`.
+pub fn td_loss(x: &TdInputs<'_>, loss: TdLoss) -> TdOutput {
+    let target = tch::no_grad(|| {
+        let next = match x.next_q_online {
+            None => x.next_q_target.max_dim(1, false).0,
+            Some(online) => x.next_q_target.gather(1, &online.argmax(1, true), false).squeeze_dim(1),
+        };
+        x.rewards + x.discounts * next
+    });
+    let q_taken = x.q.gather(1, &x.actions.unsqueeze(1), false).squeeze_dim(1); // (B,)
+    let error = &target - &q_taken;
+    let per_sample = match loss {
+        TdLoss::Huber => q_taken.smooth_l1_loss(&target, tch::Reduction::None, 1.0),
+        TdLoss::Mse => error.square(),
+    };
+    let loss = (per_sample * x.weights).mean(Kind::Float);
+    let mean_q = tch::no_grad(|| q_taken.mean(Kind::Float).double_value(&[]));
+    TdOutput { loss, td_errors: error.detach(), mean_q }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The agent.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Observation elements DQN can store and turn into tensors (f32 vectors, u8 frames).
+pub trait DqnObs: Element + tch::kind::Element {}
+impl<T: Element + tch::kind::Element> DqnObs for T {}
+
+pub struct Dqn<V: VecEnv> {
+    pub config: DqnConfig,
+    pub env: V,
+    pub q: QNetwork,
+    target: QNetwork,
+    optimizer: Optimizer,
+    pub replay: ReplayBuffer<V::Obs>,
+    batch: Batch<V::Obs>,
+    device: Device,
+    /// Draws exploration and minibatches; saved in checkpoints.
+    rng: rand_pcg::Pcg64,
+    pub global_step: u64,
+    /// Vector-env steps taken (SB3's `_n_calls`) and gradient steps taken.
+    pub vector_steps: u64,
+    pub gradient_steps: u64,
+    last_obs: Vec<V::Obs>,
+    /// Learning starts after this env step: `learning_starts`, or later after a resume that refills the buffer.
+    learn_after: u64,
+    next_checkpoint: u64,
+}
+
+impl<V: VecEnv> Dqn<V>
+where
+    V::Obs: DqnObs,
+{
+    /// Builds the networks (seeded with `config.seed`), the replay buffer, and resets the envs.
+    pub fn new(config: DqnConfig, mut env: V) -> Result<Self> {
+        config.validate()?;
+        if env.num_envs() != config.n_envs {
+            return Err(AgentError::Config(format!(
+                "the env has {} copies, config.n_envs is {}",
+                env.num_envs(),
+                config.n_envs
+            )));
+        }
+        let device = config.device.resolve()?;
+        let observation_space = env.single_observation_space().clone();
+        let is_frames = observation_space.shape().len() == 3;
+        tch::set_num_threads(match config.torch_threads {
+            0 if !is_frames && device == Device::Cpu => 1,
+            0 => tch::get_num_threads().max(1),
+            n => n as i32,
+        });
+        tch::manual_seed(config.seed as i64);
+        let q = QNetwork::new(&observation_space, env.single_action_space(), &config.network(), device)?;
+        let mut target = QNetwork::new(&observation_space, env.single_action_space(), &config.network(), device)?;
+        target.vs.copy(&q.vs)?;
+        let optimizer = match config.optimizer {
+            OptimizerKind::Adam => {
+                Optimizer::new(&q.vs, AdamConfig { eps: config.optimizer_eps, ..Default::default() })
+            }
+            OptimizerKind::Rmsprop => Optimizer::with_rule(
+                &q.vs,
+                Rule::RmsProp(RmsPropConfig {
+                    alpha: config.rmsprop_alpha,
+                    eps: config.optimizer_eps,
+                    centered: config.rmsprop_centered,
+                    momentum: config.rmsprop_momentum,
+                }),
+            ),
+        };
+        // Frames: one per transition, stacks rebuilt at sampling time (padded like the env's stack). Vectors: the
+        // whole observation is the frame.
+        let shape = observation_space.shape();
+        let (stack, frame_len) = if is_frames { (shape[0], shape[1] * shape[2]) } else { (1, shape.iter().product()) };
+        let replay = ReplayBuffer::new(ReplayConfig {
+            capacity: config.buffer_size,
+            n_envs: config.n_envs,
+            frame_len,
+            stack,
+            padding: Padding::Reset,
+            n_step: config.n_step,
+            gamma: config.gamma,
+            priority_alpha: config.prioritized.then_some(config.per_alpha),
+        })
+        .map_err(|e| AgentError::Config(e.to_string()))?;
+        let last_obs = env.reset(Some(config.seed))?.obs.clone();
+        let mut agent = Dqn {
+            rng: rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0xD00D_5EED),
+            next_checkpoint: config.checkpoint_interval,
+            learn_after: config.learning_starts,
+            config,
+            env,
+            q,
+            target,
+            optimizer,
+            replay,
+            batch: Batch::default(),
+            device,
+            global_step: 0,
+            vector_steps: 0,
+            gradient_steps: 0,
+            last_obs,
+        };
+        agent.replay.start(&agent.last_obs);
+        Ok(agent)
+    }
+
+    /// Trains until `total_timesteps`, logging and checkpointing to `checkpoint_path` (the replay buffer beside it
+    /// when `save_replay`) at the configured interval and at the end.
+    pub fn learn(&mut self, logger: &mut Logger, checkpoint_path: Option<&Path>) -> Result<()> {
+        let start_step = self.global_step;
+        let started = std::time::Instant::now();
+        let n = self.config.n_envs as u64;
+        while self.global_step < self.config.total_timesteps {
+            self.collect_step(logger)?;
+            // SB3's `_on_step`: the target follows every `target_update_interval` env steps.
+            if self.vector_steps.is_multiple_of((self.config.target_update_interval / n).max(1)) {
+                self.update_target();
+            }
+            if self.vector_steps.is_multiple_of(self.config.train_freq) && self.global_step > self.learn_after {
+                self.train(logger);
+            }
+            if self.vector_steps.is_multiple_of(100) || self.global_step >= self.config.total_timesteps {
+                let sps = (self.global_step - start_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                logger.scalar("charts/SPS", sps, self.global_step);
+                logger.scalar("charts/epsilon", self.config.epsilon(self.global_step), self.global_step);
+                logger.progress(self.global_step, sps);
+            }
+            if let Some(path) = checkpoint_path {
+                if self.config.checkpoint_interval > 0 && self.global_step >= self.next_checkpoint {
+                    while self.next_checkpoint <= self.global_step {
+                        self.next_checkpoint += self.config.checkpoint_interval;
+                    }
+                    self.save(path)?;
+                }
+            }
+        }
+        if let Some(path) = checkpoint_path {
+            self.save(path)?;
+        }
+        logger.finish();
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Acting: random before learning_starts, then epsilon-greedy; one step of every env into the replay buffer.
+    // -----------------------------------------------------------------------------------------------------------
+
+    /// Greedy actions of the online network for `rows` observations.
+    pub fn greedy_actions(&self, obs: &[V::Obs], rows: usize) -> Vec<i64> {
+        let obs = self.q.obs_tensor(obs, rows as i64);
+        let actions = tch::no_grad(|| self.q.forward(&obs).argmax(1, false));
+        Vec::<i64>::try_from(actions.to_device(Device::Cpu)).expect("int64 actions")
+    }
+
+    fn collect_step(&mut self, logger: &mut Logger) -> Result<()> {
+        let n = self.config.n_envs;
+        let n_actions = self.q.n_actions;
+        // Each env explores on its own coin (SB3 draws one coin for the whole vector env; with one env, the same).
+        let epsilon = if self.global_step < self.learn_after { 1.0 } else { self.config.epsilon(self.global_step) };
+        let mut actions = if epsilon < 1.0 { self.greedy_actions(&self.last_obs, n) } else { vec![0; n] };
+        for a in &mut actions {
+            if self.rng.random::<f64>() < epsilon {
+                *a = self.rng.random_range(0..n_actions);
+            }
+        }
+        let batch = self.env.step(Actions::Discrete(&actions))?;
+        self.global_step += n as u64;
+        self.vector_steps += 1;
+        self.replay.add(&Step {
+            actions: &actions,
+            rewards: &batch.rewards,
+            terminated: &batch.terminated,
+            truncated: &batch.truncated,
+            obs: &batch.obs,
+            final_obs: &batch.final_obs,
+        });
+        for (i, info) in batch.infos.iter().enumerate() {
+            if let Some(ep) = info.episode {
+                logger.episode(ep.ret, ep.len, self.global_step - (n - 1 - i) as u64);
+            }
+        }
+        self.last_obs.copy_from_slice(&batch.obs);
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Learning: gradient_steps minibatches, the target network.
+    // -----------------------------------------------------------------------------------------------------------
+
+    fn train(&mut self, logger: &mut Logger) {
+        let cfg = &self.config;
+        let progress_remaining = 1.0 - self.global_step as f64 / cfg.total_timesteps as f64;
+        let lr = cfg.learning_rate.value(progress_remaining);
+        let beta = cfg.per_beta0 + (1.0 - cfg.per_beta0) * (1.0 - progress_remaining);
+        let (mut losses, mut q_values) = (Vec::new(), Vec::new());
+        for _ in 0..cfg.gradient_steps {
+            if self.replay.sample(cfg.batch_size, beta, &mut self.rng, &mut self.batch).is_err() {
+                return; // nothing sampleable yet (learning_starts smaller than the n-step window)
+            }
+            let b = &self.batch;
+            let rows = cfg.batch_size as i64;
+            let tensor = |v: &[f32]| Tensor::from_slice(v).to_device(self.device);
+            let obs = self.q.obs_tensor(&b.obs, rows);
+            let next_obs = self.q.obs_tensor(&b.next_obs, rows);
+            // One forward of the online network for both batches when Double DQN needs its next-state values.
+            let (q, next_q_online) = if cfg.double_q {
+                let both = self.q.forward(&Tensor::cat(&[&obs, &next_obs], 0));
+                let next = both.narrow(0, rows, rows).detach();
+                (both.narrow(0, 0, rows), Some(next))
+            } else {
+                (self.q.forward(&obs), None)
+            };
+            let next_q_target = tch::no_grad(|| self.target.forward(&next_obs));
+            let out = td_loss(
+                &TdInputs {
+                    q: &q,
+                    actions: &Tensor::from_slice(&b.actions).to_device(self.device),
+                    rewards: &tensor(&b.rewards),
+                    discounts: &tensor(&b.discounts),
+                    next_q_target: &next_q_target,
+                    next_q_online: next_q_online.as_ref(),
+                    weights: &tensor(&b.weights),
+                },
+                cfg.loss,
+            );
+            self.optimizer.backward_step(&out.loss, lr, Some(cfg.max_grad_norm));
+            self.gradient_steps += 1;
+            if cfg.prioritized {
+                let errors = Vec::<f32>::try_from(out.td_errors.abs().to_device(Device::Cpu)).expect("floats");
+                let priorities: Vec<f64> = errors.iter().map(|&e| e as f64 + cfg.per_eps).collect();
+                let indices = self.batch.indices.clone();
+                self.replay.update_priorities(&indices, &priorities);
+            }
+            losses.push(out.loss.double_value(&[]));
+            q_values.push(out.mean_q);
+        }
+        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let step = self.global_step;
+        logger.scalar("losses/td_loss", mean(&losses), step);
+        logger.scalar("losses/q_values", mean(&q_values), step);
+        logger.scalar("charts/learning_rate", lr, step);
+    }
+
+    /// Hard copy (`tau` = 1) or Polyak averaging of the online weights into the target network.
+    fn update_target(&mut self) {
+        let tau = self.config.tau;
+        if tau >= 1.0 {
+            self.target.vs.copy(&self.q.vs).expect("same architecture");
+            return;
+        }
+        let online = self.q.vs.variables();
+        tch::no_grad(|| {
+            for (name, mut t) in self.target.vs.variables() {
+                let _ = t.lerp_(&online[&name], tau);
+            }
+        });
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Checkpoints.
+    // -----------------------------------------------------------------------------------------------------------
+
+    /// The replay file beside a checkpoint.
+    pub fn replay_path(checkpoint: &Path) -> std::path::PathBuf {
+        checkpoint.with_extension("replay")
+    }
+
+    /// Writes both networks, the optimizer state, counters, the generator, the last observations and the env
+    /// snapshot to `path`, and (with `save_replay`) the replay buffer beside it, each atomically. The replay file
+    /// is written first, so a checkpoint never points at an older buffer.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        if self.config.save_replay {
+            self.replay.save(&Self::replay_path(path)).map_err(|e| AgentError::Io(e.to_string()))?;
+        }
+        let mut tensors: Vec<(String, Tensor)> =
+            self.q.vs.variables().into_iter().map(|(n, t)| (format!("q.{n}"), t)).collect();
+        tensors.extend(self.target.vs.variables().into_iter().map(|(n, t)| (format!("target.{n}"), t)));
+        let (opt, opt_step) = self.optimizer.state();
+        tensors.extend(opt.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
+        tensors.push(("state.last_obs".into(), Tensor::from_slice(&self.last_obs)));
+        let state = serde_json::json!({
+            "algo": "dqn",
+            "global_step": self.global_step,
+            "vector_steps": self.vector_steps,
+            "gradient_steps": self.gradient_steps,
+            "optimizer_step": opt_step,
+            "next_checkpoint": self.next_checkpoint,
+            "learn_after": self.learn_after,
+            "replay_added": self.replay.added(),
+            "rng": serde_json::to_string(&self.rng).expect("PCG state serializes"),
+            "env": self.env.snapshot()?,
+        });
+        checkpoint::save(path, &tensors, &state)
+    }
+
+    /// Restores what `save` wrote; the config must be the one the checkpoint was trained with. Without a replay
+    /// file (`save_replay = false`), the buffer starts empty and refills: learning waits `learning_starts` more
+    /// env steps.
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        let loaded = checkpoint::load(path)?;
+        let err = |reason: String| AgentError::Checkpoint { path: path.display().to_string(), reason };
+        let s = &loaded.state;
+        if s["algo"] != "dqn" {
+            return Err(err(format!("written by `{}`, not dqn", s["algo"])));
+        }
+        load_weights(&mut self.q, &loaded.tensors, "q.").map_err(err)?;
+        load_weights(&mut self.target, &loaded.tensors, "target.").map_err(err)?;
+        let opt: std::collections::HashMap<String, Tensor> = loaded
+            .tensors
+            .iter()
+            .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
+            .collect();
+        let number = |key: &str| s[key].as_u64().ok_or_else(|| err(format!("state field `{key}` missing")));
+        self.optimizer.load_state(&opt, number("optimizer_step")? as i64).map_err(err)?;
+        self.global_step = number("global_step")?;
+        self.vector_steps = number("vector_steps")?;
+        self.gradient_steps = number("gradient_steps")?;
+        self.next_checkpoint = number("next_checkpoint")?;
+        self.learn_after = number("learn_after")?;
+        self.rng = s["rng"]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .ok_or_else(|| err("bad generator state".into()))?;
+        let last_obs = loaded.tensors.get("state.last_obs").ok_or_else(|| err("last observations missing".into()))?;
+        if last_obs.numel() != self.last_obs.len() {
+            return Err(err("saved for a different number of envs or observation size".into()));
+        }
+        self.last_obs = Vec::<V::Obs>::try_from(last_obs).map_err(|e| err(e.to_string()))?;
+        let env_snapshot: &Snapshot = &s["env"];
+        self.env.restore(env_snapshot)?;
+        let replay_path = Self::replay_path(path);
+        if self.config.save_replay && replay_path.exists() {
+            let replay = ReplayBuffer::load(&replay_path, self.replay.config()).map_err(|e| err(e.to_string()))?;
+            if replay.added() != number("replay_added")? {
+                return Err(err(format!("{} belongs to another checkpoint", replay_path.display())));
+            }
+            self.replay = replay;
+        } else {
+            // Refill from here: an empty buffer starting at the current observations, random actions and no
+            // learning for learning_starts more env steps.
+            self.replay = ReplayBuffer::new(self.replay.config().clone()).map_err(|e| err(e.to_string()))?;
+            self.replay.start(&self.last_obs);
+            self.learn_after = self.global_step + self.config.learning_starts;
+        }
+        Ok(())
+    }
+}
+
+/// Copies `<prefix><name>` tensors into the network's variables; every variable must be present with its shape.
+pub fn load_weights(
+    net: &mut QNetwork,
+    tensors: &std::collections::HashMap<String, Tensor>,
+    prefix: &str,
+) -> Result<(), String> {
+    tch::no_grad(|| {
+        for (name, mut var) in net.vs.variables() {
+            let key = format!("{prefix}{name}");
+            let src = tensors.get(&key).ok_or_else(|| format!("weights `{key}` missing"))?;
+            if src.size() != var.size() {
+                return Err(format!(
+                    "weights `{key}` have shape {:?}, the network expects {:?}",
+                    src.size(),
+                    var.size()
+                ));
+            }
+            var.copy_(src);
+        }
+        Ok(())
+    })
+}
