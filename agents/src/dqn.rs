@@ -541,17 +541,19 @@ where
     // Checkpoints.
     // -----------------------------------------------------------------------------------------------------------
 
-    /// The replay file beside a checkpoint.
-    pub fn replay_path(checkpoint: &Path) -> std::path::PathBuf {
-        checkpoint.with_extension("replay")
+    /// The replay file of the checkpoint taken at `step`, beside `checkpoint`: `<stem>.replay-<step>`.
+    pub fn replay_path(checkpoint: &Path, step: u64) -> std::path::PathBuf {
+        checkpoint.with_extension(format!("replay-{step}"))
     }
 
     /// Writes both networks, the optimizer state, counters, the generator, the last observations and the env
-    /// snapshot to `path`, and (with `save_replay`) the replay buffer beside it, each atomically. The replay file
-    /// is written first, so a checkpoint never points at an older buffer.
+    /// snapshot to `path`, and (with `save_replay`) the replay buffer beside it, each atomically. The buffer goes
+    /// to a file named by the step, written before the checkpoint that names it; older ones are removed only after
+    /// the checkpoint is in place, so a kill at any moment leaves a checkpoint and the buffer it names.
     pub fn save(&mut self, path: &Path) -> Result<()> {
-        if self.config.save_replay {
-            self.replay.save(&Self::replay_path(path)).map_err(|e| AgentError::Io(e.to_string()))?;
+        let replay_file = self.config.save_replay.then(|| Self::replay_path(path, self.global_step));
+        if let Some(file) = &replay_file {
+            self.replay.save(file).map_err(|e| AgentError::Io(e.to_string()))?;
         }
         let mut tensors: Vec<(String, Tensor)> =
             self.q.vs.variables().into_iter().map(|(n, t)| (format!("q.{n}"), t)).collect();
@@ -568,10 +570,23 @@ where
             "next_checkpoint": self.next_checkpoint,
             "learn_after": self.learn_after,
             "replay_added": self.replay.added(),
+            "replay_file": replay_file.as_ref().and_then(|f| f.file_name()).map(|f| f.to_string_lossy().to_string()),
             "rng": serde_json::to_string(&self.rng).expect("PCG state serializes"),
             "env": self.env.snapshot()?,
         });
-        checkpoint::save(path, &tensors, &state)
+        checkpoint::save(path, &tensors, &state)?;
+        // Replay files of earlier checkpoints are no longer named by any checkpoint.
+        let prefix = format!("{}.replay-", path.file_stem().unwrap_or_default().to_string_lossy());
+        let keep = replay_file.as_ref().and_then(|f| f.file_name()).map(|f| f.to_owned());
+        if let Ok(entries) = std::fs::read_dir(path.parent().unwrap_or(Path::new("."))) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with(&prefix) && Some(&name) != keep.as_ref() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Restores what `save` wrote; the config must be the one the checkpoint was trained with. Without a replay
@@ -609,9 +624,10 @@ where
         self.last_obs = Vec::<V::Obs>::try_from(last_obs).map_err(|e| err(e.to_string()))?;
         let env_snapshot: &Snapshot = &s["env"];
         self.env.restore(env_snapshot)?;
-        let replay_path = Self::replay_path(path);
-        if self.config.save_replay && replay_path.exists() {
-            let replay = ReplayBuffer::load(&replay_path, self.replay.config()).map_err(|e| err(e.to_string()))?;
+        let replay_path = s["replay_file"].as_str().map(|name| path.with_file_name(name));
+        if let Some(replay_path) = replay_path.filter(|_| self.config.save_replay) {
+            let replay = ReplayBuffer::load(&replay_path, self.replay.config())
+                .map_err(|e| err(format!("{e} (to resume with an empty buffer: --set save_replay=false)")))?;
             if replay.added() != number("replay_added")? {
                 return Err(err(format!("{} belongs to another checkpoint", replay_path.display())));
             }

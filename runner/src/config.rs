@@ -2,7 +2,6 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// The presets shipped with rlx: (algo, name, TOML text). `rlx train ppo --env X` uses the preset named X.
 pub const PRESETS: &[(&str, &str, &str)] = &[
@@ -11,10 +10,15 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("ppo", "Pendulum-v1", include_str!("../../presets/ppo/Pendulum-v1.toml")),
     ("ppo", "MountainCarContinuous-v0", include_str!("../../presets/ppo/MountainCarContinuous-v0.toml")),
     ("ppo", "atari", include_str!("../../presets/ppo/atari.toml")),
+    ("dqn", "CartPole-v1", include_str!("../../presets/dqn/CartPole-v1.toml")),
+    ("dqn", "atari", include_str!("../../presets/dqn/atari.toml")),
+    ("dqn", "cleanrl-atari", include_str!("../../presets/dqn/cleanrl-atari.toml")),
+    ("dqn", "nature-atari", include_str!("../../presets/dqn/nature-atari.toml")),
+    ("dqn", "pong-fast", include_str!("../../presets/dqn/pong-fast.toml")),
 ];
 
 /// The algorithms `rlx train` knows.
-pub const ALGOS: &[&str] = &["ppo"];
+pub const ALGOS: &[&str] = &["ppo", "dqn"];
 
 /// The preset's TOML table: `name` if given (it must exist), else the one named after the env, else `atari` for an
 /// Atari id, else empty (the algorithm's defaults).
@@ -59,11 +63,6 @@ pub fn from_table<C: DeserializeOwned>(table: toml::Table, what: &str) -> Result
     C::deserialize(table).map_err(|e| anyhow!("bad {what} configuration: {}", e.to_string().trim().replace('\n', " ")))
 }
 
-/// The TOML text of a resolved config, as saved in the run folder.
-pub fn to_toml<C: Serialize>(config: &C) -> Result<String> {
-    Ok(toml::to_string(config)?)
-}
-
 /// Writes `text` to `path` atomically (temp file + rename).
 pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
@@ -74,6 +73,7 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run_config::RunConfig;
     use rlx_agents::ppo::PpoConfig;
     use rlx_agents::schedule::Schedule;
 
@@ -81,15 +81,14 @@ mod tests {
     fn every_preset_parses_into_its_config() {
         for (algo, name, _) in PRESETS {
             let (table, _) = preset_table(algo, Some(name), name).unwrap();
-            let config: PpoConfig = from_table(table, "ppo").unwrap();
-            config.validate().unwrap();
-            if *name == "atari" {
-                // One preset for every Atari id: it names no env; `rlx train` sets the one asked for.
+            let config = RunConfig::from_table(algo, table).unwrap();
+            if name.ends_with("atari") || *name == "pong-fast" {
+                // Atari presets name no env; `rlx train` sets the one asked for. `atari` is every id's default.
                 assert!(!table_has_env(algo, name));
                 let (_, chosen) = preset_table(algo, None, "ALE/Breakout-v5").unwrap();
                 assert_eq!(chosen.as_deref(), Some("atari"));
             } else {
-                assert_eq!(&config.env_id, name);
+                assert_eq!(config.env_id(), *name);
             }
         }
     }

@@ -27,6 +27,9 @@ pub struct VecEnvSpec<'a> {
     pub gamma: f64,
     /// How Atari frames are made (ignored for vector observations).
     pub frame_pipeline: FramePipeline,
+    /// Atari under the Nature paper's evaluation protocol: no life-loss episodes (a game is one episode) and at
+    /// most 18,000 emulator frames (5 minutes) per game.
+    pub nature_evaluation: bool,
 }
 
 /// `n_envs` copies of `make_one(i)`, threaded when asked.
@@ -45,7 +48,10 @@ pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<RunEnv> {
     let id = spec.env_id.to_string();
     if looks_like_atari(&id) {
         // A clear error (with close matches) before any thread starts.
-        let config = AtariConfig { frame_pipeline: spec.frame_pipeline, ..parse_id(&id)?.2 };
+        let mut config = AtariConfig { frame_pipeline: spec.frame_pipeline, ..parse_id(&id)?.2 };
+        if spec.nature_evaluation {
+            (config.episodic_life, config.max_episode_frames) = (false, 18_000);
+        }
         if spec.normalize_obs || spec.normalize_reward {
             bail!(
                 "normalize_obs and normalize_reward are for vector observations; {id} gives frames (the CNN scales \

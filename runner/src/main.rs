@@ -3,7 +3,7 @@
 //! ```text
 //! rlx train <algo> --env ID [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
 //! rlx train --resume RUN_DIR [--set key=value]...
-//! rlx eval RUN_DIR [--episodes N] [--stochastic]
+//! rlx eval RUN_DIR [--episodes N] [--stochastic] [--epsilon E] [--seed N] [--device cpu|cuda]
 //! rlx info [--device auto|cpu|cuda]
 //! ```
 
@@ -11,6 +11,7 @@ mod config;
 mod envs;
 mod eval;
 mod info;
+mod run_config;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -36,9 +37,12 @@ enum Command {
         /// Episodes to play.
         #[arg(long, default_value_t = 10)]
         episodes: usize,
-        /// Sample actions from the policy instead of taking the most likely one.
+        /// PPO: sample actions from the policy instead of taking the most likely one.
         #[arg(long)]
         stochastic: bool,
+        /// DQN: exploration rate while evaluating (default 0.05, the Nature protocol's).
+        #[arg(long)]
+        epsilon: Option<f64>,
         /// Seed of the evaluation envs (default: the run's seed + 10000).
         #[arg(long)]
         seed: Option<u64>,
@@ -57,8 +61,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(args),
-        Command::Eval { run_dir, episodes, stochastic, seed, device } => {
-            eval::run(&run_dir, episodes, !stochastic, seed, device)
+        Command::Eval { run_dir, episodes, stochastic, epsilon, seed, device } => {
+            eval::run(&run_dir, &eval::EvalArgs { episodes, stochastic, epsilon, seed, device })
         }
         Command::Info { device } => info::run(device),
     };

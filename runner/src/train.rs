@@ -1,12 +1,13 @@
 //! `rlx train`: resolve the config (preset + flags + --set), set up the run folder, train, checkpoint; or resume.
 
 use crate::config::{self, ALGOS};
-use crate::envs::{make_vec_env, RunEnv, VecEnvSpec};
+use crate::envs::{make_vec_env, RunEnv};
+use crate::run_config::{Agent, RunConfig};
 use anyhow::{bail, Context, Result};
 use rlx_agents::device::{self, DeviceChoice};
+use rlx_agents::dqn::Dqn;
 use rlx_agents::logger::Logger;
-use rlx_agents::ppo::{ObsElement, Ppo, PpoConfig};
-use rlx_envs::vector::VecEnv;
+use rlx_agents::ppo::Ppo;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,7 @@ pub const SUMMARY_FILE: &str = "summary.json";
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Algorithm (ppo). Not needed with --resume.
+    /// Algorithm (ppo, dqn). Not needed with --resume.
     #[arg(required_unless_present = "resume")]
     pub algo: Option<String>,
     /// Gymnasium id of the environment, e.g. CartPole-v1. Not needed with --resume.
@@ -62,15 +63,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         table.insert("device".into(), toml::Value::try_from(device)?);
     }
     config::apply_overrides(&mut table, &args.overrides)?;
-    let config: PpoConfig = config::from_table(table, algo)?;
-    config.validate()?;
-    let device = config.device.resolve()?;
+    let config = RunConfig::from_table(algo, table)?;
+    let device = config.device().resolve()?;
     // Build the envs before touching the disk: a bad env id leaves no run folder behind.
-    let env = make_vec_env(&env_spec(&config))?;
+    let env = make_vec_env(&config.env_spec())?;
 
     let run_dir = args.run_dir.unwrap_or_else(|| {
         let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("{env_id}__{algo}__{}__{time}", config.seed))
+        PathBuf::from("runs").join(format!("{env_id}__{algo}__{}__{time}", config.seed()))
     });
     if run_dir.join(CHECKPOINT_FILE).exists() || run_dir.join(CONFIG_FILE).exists() {
         bail!(
@@ -83,7 +83,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "# rlx train {algo} --env {env_id}: resolved config (preset: {})\n",
         preset.as_deref().unwrap_or("none, SB3 defaults")
     );
-    config::write_atomic(&run_dir.join(CONFIG_FILE), &(header + &config::to_toml(&config)?))?;
+    config::write_atomic(&run_dir.join(CONFIG_FILE), &(header + &config.to_toml()?))?;
     eprintln!(
         "training {algo} on {env_id} (preset {}) on {}, logging to {}",
         preset.as_deref().unwrap_or("none"),
@@ -93,46 +93,39 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Start { run_dir: &run_dir, checkpoint: None, show_progress }.train_on(config, env)
 }
 
-pub fn env_spec(config: &PpoConfig) -> VecEnvSpec<'_> {
-    VecEnvSpec {
-        env_id: &config.env_id,
-        n_envs: config.n_envs,
-        threads: config.env_threads,
-        normalize_obs: config.normalize_obs,
-        normalize_reward: config.normalize_reward,
-        gamma: config.gamma,
-        frame_pipeline: config.frame_pipeline,
-    }
-}
-
 /// Reads a run folder's resolved config.
-pub fn read_config(run_dir: &Path) -> Result<PpoConfig> {
+pub fn read_config(run_dir: &Path) -> Result<RunConfig> {
     let path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {} (is {} a run folder?)", path.display(), run_dir.display()))?;
     let mut table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    // Run folders written before DQN existed are PPO runs, and name no algorithm.
+    let algo = match table.remove("algo") {
+        None => "ppo".to_string(),
+        Some(toml::Value::String(algo)) => algo,
+        Some(other) => bail!("{}: `algo` must be a string, found {other}", path.display()),
+    };
     // Runs saved before the Atari frame pipeline was a choice trained on ALE's grayscale: they keep it.
     table.entry("frame_pipeline").or_insert_with(|| toml::Value::String("ale".into()));
-    config::from_table(table, "saved")
+    RunConfig::from_table(&algo, table).with_context(|| format!("{} (saved config)", path.display()))
 }
 
 fn resume(run_dir: &Path, overrides: &[String], device: Option<DeviceChoice>, show_progress: bool) -> Result<()> {
     let mut config = read_config(run_dir)?;
     if !overrides.is_empty() || device.is_some() {
-        let mut table: toml::Table = toml::from_str(&config::to_toml(&config)?)?;
+        let mut table = config.to_table()?;
         if let Some(device) = device {
             table.insert("device".into(), toml::Value::try_from(device)?);
         }
         config::apply_overrides(&mut table, overrides)?;
-        config = config::from_table(table, "ppo")?;
-        config.validate()?;
+        config = RunConfig::from_table(config.algo(), table)?;
     }
     let checkpoint = run_dir.join(CHECKPOINT_FILE);
     if !checkpoint.exists() {
         bail!("{} has no checkpoint to resume from", run_dir.display());
     }
-    let env = make_vec_env(&env_spec(&config))?;
+    let env = make_vec_env(&config.env_spec())?;
     Start { run_dir, checkpoint: Some(&checkpoint), show_progress }.train_on(config, env)
 }
 
@@ -144,70 +137,74 @@ struct Start<'a> {
 }
 
 impl Start<'_> {
-    /// Dispatches once on the observation type.
-    fn train_on(self, config: PpoConfig, env: RunEnv) -> Result<()> {
-        match env {
-            RunEnv::Vector(env) => self.train(config, env),
-            RunEnv::Frames(env) => self.train(config, env),
+    /// Dispatches once on the algorithm and the observation type.
+    fn train_on(self, config: RunConfig, env: RunEnv) -> Result<()> {
+        let (algo, env_id, seed) = (config.algo(), config.env_id().to_string(), config.seed());
+        match (config, env) {
+            (RunConfig::Ppo(c), RunEnv::Vector(env)) => self.train(Ppo::new(c, env)?, algo, &env_id, seed),
+            (RunConfig::Ppo(c), RunEnv::Frames(env)) => self.train(Ppo::new(c, env)?, algo, &env_id, seed),
+            (RunConfig::Dqn(c), RunEnv::Vector(env)) => self.train(Dqn::new(c, env)?, algo, &env_id, seed),
+            (RunConfig::Dqn(c), RunEnv::Frames(env)) => self.train(Dqn::new(c, env)?, algo, &env_id, seed),
         }
     }
 
-    /// Builds the agent on `env` (whatever its observation type), restores the checkpoint if any, and trains.
-    fn train<V: VecEnv>(self, config: PpoConfig, env: V) -> Result<()>
-    where
-        V::Obs: ObsElement,
-    {
-        let mut agent = Ppo::new(config, env)?;
+    /// Restores the checkpoint if any, trains, and writes the summary.
+    fn train(self, mut agent: impl Agent, algo: &str, env_id: &str, seed: u64) -> Result<()> {
         let resumed_at = match self.checkpoint {
             Some(checkpoint) => {
                 agent.load(checkpoint)?;
+                if agent.global_step() >= agent.total_timesteps() {
+                    println!(
+                        "{} is complete ({} of {} steps); to train further, resume it with a larger budget: \
+                         rlx train --resume {0} --set total_timesteps=N",
+                        self.run_dir.display(),
+                        agent.global_step(),
+                        agent.total_timesteps()
+                    );
+                    return Ok(());
+                }
                 eprintln!(
                     "resuming {} at step {} of {}",
                     self.run_dir.display(),
-                    agent.global_step,
-                    agent.config.total_timesteps
+                    agent.global_step(),
+                    agent.total_timesteps()
                 );
-                Some(agent.global_step)
+                Some(agent.global_step())
             }
             None => None,
         };
-        let mut logger = Logger::new(Some(self.run_dir), agent.config.total_timesteps, self.show_progress, resumed_at)?;
-        train_and_summarize(&mut agent, &mut logger, self.run_dir)
+        let mut logger = Logger::new(Some(self.run_dir), agent.total_timesteps(), self.show_progress, resumed_at)?;
+        let run_dir = self.run_dir;
+        let started = std::time::Instant::now();
+        let start_step = agent.global_step();
+        agent.learn(&mut logger, &run_dir.join(CHECKPOINT_FILE))?;
+        let wall = started.elapsed().as_secs_f64();
+        let summary = serde_json::json!({
+            "algo": algo,
+            "env_id": env_id,
+            "seed": seed,
+            "total_timesteps": agent.global_step(),
+            "wall_time_s": wall,
+            "sps": (agent.global_step() - start_step) as f64 / wall.max(1e-9),
+            "mean_return_last_100_episodes": logger.mean_recent_return(),
+        });
+        config::write_atomic(&run_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+        println!(
+            "done: {} steps in {wall:.1} s ({:.0} SPS), mean return of the last {} training episodes {}",
+            agent.global_step(),
+            summary["sps"].as_f64().unwrap_or(0.0),
+            logger.recent_returns.len(),
+            logger.mean_recent_return().map_or("n/a".into(), |r| format!("{r:.1}"))
+        );
+        println!("run folder: {} (TensorBoard: tensorboard --logdir {0}; CSV: {0}/progress.csv)", run_dir.display());
+        Ok(())
     }
-}
-
-fn train_and_summarize<V: VecEnv>(agent: &mut Ppo<V>, logger: &mut Logger, run_dir: &Path) -> Result<()>
-where
-    V::Obs: ObsElement,
-{
-    let started = std::time::Instant::now();
-    let start_step = agent.global_step;
-    agent.learn(logger, Some(&run_dir.join(CHECKPOINT_FILE)))?;
-    let wall = started.elapsed().as_secs_f64();
-    let summary = serde_json::json!({
-        "algo": "ppo",
-        "env_id": agent.config.env_id,
-        "seed": agent.config.seed,
-        "total_timesteps": agent.global_step,
-        "wall_time_s": wall,
-        "sps": (agent.global_step - start_step) as f64 / wall.max(1e-9),
-        "mean_return_last_100_episodes": logger.mean_recent_return(),
-    });
-    config::write_atomic(&run_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
-    println!(
-        "done: {} steps in {wall:.1} s ({:.0} SPS), mean return of the last {} training episodes {}",
-        agent.global_step,
-        summary["sps"].as_f64().unwrap_or(0.0),
-        logger.recent_returns.len(),
-        logger.mean_recent_return().map_or("n/a".into(), |r| format!("{r:.1}"))
-    );
-    println!("run folder: {} (TensorBoard: tensorboard --logdir {0}; CSV: {0}/progress.csv)", run_dir.display());
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rlx_agents::ppo::PpoConfig;
     use rlx_envs::atari::FramePipeline;
 
     #[test]
@@ -215,13 +212,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fresh = PpoConfig { env_id: "PongNoFrameskip-v4".into(), ..Default::default() };
         assert_eq!(fresh.frame_pipeline, FramePipeline::Sb3);
-        config::write_atomic(&dir.path().join(CONFIG_FILE), &config::to_toml(&fresh).unwrap()).unwrap();
-        assert_eq!(read_config(dir.path()).unwrap().frame_pipeline, FramePipeline::Sb3);
-
-        // A config.toml written before the field existed: those runs trained on ALE's grayscale.
-        let text = config::to_toml(&fresh).unwrap().replace("frame_pipeline = \"sb3\"\n", "");
-        assert!(!text.contains("frame_pipeline"));
+        let pipeline = |config: RunConfig| match config {
+            RunConfig::Ppo(c) => c.frame_pipeline,
+            RunConfig::Dqn(c) => c.frame_pipeline,
+        };
+        let text = RunConfig::Ppo(fresh).to_toml().unwrap();
         config::write_atomic(&dir.path().join(CONFIG_FILE), &text).unwrap();
-        assert_eq!(read_config(dir.path()).unwrap().frame_pipeline, FramePipeline::Ale);
+        assert_eq!(pipeline(read_config(dir.path()).unwrap()), FramePipeline::Sb3);
+
+        // A config.toml written before the field (and DQN) existed: a PPO run on ALE's grayscale.
+        let old = text.replace("frame_pipeline = \"sb3\"\n", "").replace("algo = \"ppo\"\n", "");
+        assert!(!old.contains("frame_pipeline") && !old.contains("algo"));
+        config::write_atomic(&dir.path().join(CONFIG_FILE), &old).unwrap();
+        let read = read_config(dir.path()).unwrap();
+        assert_eq!((read.algo(), pipeline(read)), ("ppo", FramePipeline::Ale));
     }
 }

@@ -242,3 +242,123 @@ fn bad_input_is_a_one_line_error_that_touches_nothing() {
     expect_error(&["train", "--resume", d], "not a valid checkpoint");
     assert_eq!(std::fs::read(&checkpoint).unwrap(), &before[2].1[..100], "the corrupt checkpoint was modified");
 }
+
+/// Starts `rlx train args`, kills it (SIGKILL) soon after its first checkpoint in `dir`, and resumes it to the end.
+fn kill_after_first_checkpoint(args: Vec<String>, dir: &Path, total: u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rlx")).args(args).spawn().unwrap();
+    let checkpoint = dir.join("checkpoint.safetensors");
+    while !checkpoint.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = rlx(&["train", "--resume", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resumed_at: u64 =
+        stderr(&out).split("at step ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(resumed_at < total, "the kill came after the run finished; nothing was resumed");
+}
+
+/// `rlx train dqn` arguments for a small run in `dir`.
+fn dqn_args(env: &str, dir: &Path, sets: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["train", "dqn", "--env", env, "--seed", "2", "--device", "cpu", "--run-dir", dir.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    for set in sets {
+        args.push("--set".into());
+        args.push(set.to_string());
+    }
+    args
+}
+
+#[test]
+fn a_killed_dqn_run_resumes_with_its_replay_buffer_and_reproduces_the_curve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
+    let sets = [
+        "total_timesteps=8000",
+        "learning_starts=500",
+        "train_freq=16",
+        "gradient_steps=8",
+        "checkpoint_interval=1000",
+        "torch_threads=1",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_rlx")).args(dqn_args("CartPole-v1", &full, &sets)).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(preset CartPole-v1)"), "{}", stderr(&out));
+
+    kill_after_first_checkpoint(dqn_args("CartPole-v1", &killed, &sets), &killed, 8000);
+    let (a, b) = (curve(&full), curve(&killed));
+    assert!(a.iter().any(|(_, tag, _)| tag == "losses/td_loss") && a.iter().any(|(_, tag, _)| tag == "charts/epsilon"));
+    assert!(a == b, "the resumed DQN run's learning curve differs from the uninterrupted one");
+    // Only the final checkpoint's buffer is kept.
+    let replays: Vec<String> = std::fs::read_dir(&full)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".replay-"))
+        .collect();
+    assert_eq!(replays, ["checkpoint.replay-8000"]);
+
+    // Finished: resuming says so and how to extend it.
+    let out = rlx(&["train", "--resume", full.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is complete (8000 of 8000 steps)"));
+    // Without the buffer file, a one-line error that says how to go on without it.
+    std::fs::remove_file(full.join("checkpoint.replay-8000")).unwrap();
+    expect_error(
+        &["train", "--resume", full.to_str().unwrap(), "--set", "total_timesteps=9000"],
+        "--set save_replay=false",
+    );
+    let out = rlx(&[
+        "train",
+        "--resume",
+        full.to_str().unwrap(),
+        "--set",
+        "total_timesteps=9000",
+        "--set",
+        "save_replay=false",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let text =
+        String::from_utf8_lossy(&rlx(&["eval", killed.to_str().unwrap(), "--episodes", "2"]).stdout).into_owned();
+    assert!(text.contains("(epsilon 0.05)") && text.contains("mean_return"), "{text}");
+}
+
+#[test]
+fn atari_dqn_trains_resumes_exactly_and_evaluates_with_the_nature_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, split) = (tmp.path().join("full"), tmp.path().join("split"));
+    // Every option on, so the resume must restore the priorities and n-step windows of the buffer too. (Epsilon,
+    // the learning rate and PER's beta follow total_timesteps, so both runs share it.)
+    let sets = [
+        "buffer_size=2000",
+        "learning_starts=200",
+        "batch_size=8",
+        "target_update_interval=100",
+        "checkpoint_interval=300",
+        "double_q=true",
+        "dueling=true",
+        "n_step=3",
+        "prioritized=true",
+        "total_timesteps=600",
+    ];
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_rlx")).args(dqn_args("PongNoFrameskip-v4", &full, &sets)).output().unwrap();
+    assert!(out.status.success() && stderr(&out).contains("(preset atari)"), "{}", stderr(&out));
+    kill_after_first_checkpoint(dqn_args("PongNoFrameskip-v4", &split, &sets), &split, 600);
+    let (a, b) = (curve(&full), curve(&split));
+    assert!(a.iter().any(|(step, tag, _)| *step == 600 && tag == "losses/td_loss"));
+    assert!(a == b, "the resumed Atari DQN run differs from the uninterrupted one");
+
+    let out = rlx(&["eval", full.to_str().unwrap(), "--episodes", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mean: f64 = text.split("mean_return ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((-21.0..=21.0).contains(&mean), "a Pong game scores in [-21, 21]: {text}");
+    // Pong: random -20.7, human 9.3.
+    let normalized = 100.0 * (mean + 20.7) / 30.0;
+    assert!(text.contains(&format!("human_normalized {normalized:.1}%")), "{text}");
+}
