@@ -90,6 +90,26 @@ pub fn load(path: &Path) -> Result<Loaded> {
     Ok(Loaded { tensors, state })
 }
 
+/// Copies the tensors named `<prefix><variable>` into `vs`'s variables; every variable must be present with its
+/// shape (a checkpoint of another network is an error, not a partial load).
+pub fn copy_weights(vs: &tch::nn::VarStore, tensors: &HashMap<String, Tensor>, prefix: &str) -> Result<(), String> {
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            let key = format!("{prefix}{name}");
+            let src = tensors.get(&key).ok_or_else(|| format!("weights `{key}` missing"))?;
+            if src.size() != var.size() {
+                return Err(format!(
+                    "weights `{key}` have shape {:?}, the network expects {:?}",
+                    src.size(),
+                    var.size()
+                ));
+            }
+            var.copy_(src);
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

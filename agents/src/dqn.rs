@@ -649,19 +649,5 @@ pub fn load_weights(
     tensors: &std::collections::HashMap<String, Tensor>,
     prefix: &str,
 ) -> Result<(), String> {
-    tch::no_grad(|| {
-        for (name, mut var) in net.vs.variables() {
-            let key = format!("{prefix}{name}");
-            let src = tensors.get(&key).ok_or_else(|| format!("weights `{key}` missing"))?;
-            if src.size() != var.size() {
-                return Err(format!(
-                    "weights `{key}` have shape {:?}, the network expects {:?}",
-                    src.size(),
-                    var.size()
-                ));
-            }
-            var.copy_(src);
-        }
-        Ok(())
-    })
+    checkpoint::copy_weights(&net.vs, tensors, prefix)
 }

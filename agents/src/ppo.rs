@@ -557,21 +557,7 @@ pub fn load_policy_weights(
     policy: &mut ActorCritic,
     tensors: &std::collections::HashMap<String, Tensor>,
 ) -> Result<(), String> {
-    tch::no_grad(|| {
-        for (name, mut var) in policy.vs.variables() {
-            let key = format!("policy.{name}");
-            let src = tensors.get(&key).ok_or_else(|| format!("weights `{key}` missing"))?;
-            if src.size() != var.size() {
-                return Err(format!(
-                    "weights `{key}` have shape {:?}, the policy expects {:?}",
-                    src.size(),
-                    var.size()
-                ));
-            }
-            var.copy_(src);
-        }
-        Ok(())
-    })
+    checkpoint::copy_weights(&policy.vs, tensors, "policy.")
 }
 
 fn to_vec_f32(t: &Tensor) -> Vec<f32> {
