@@ -360,20 +360,23 @@ impl<T: Element> ReplayBuffer<T> {
                 }
             }
             None => {
-                if self.sampleable_len() == 0 {
-                    return Err(ReplayError::Empty);
-                }
+                // Rejection sampling: nearly every held slot is sampleable, so a draw takes about one try. Only
+                // after many misses is the (linear) count taken, to tell "nothing sampleable yet" from bad luck.
                 for b in 0..batch_size {
+                    let mut misses = 0u32;
                     batch.indices[b] = loop {
                         let env = rng.random_range(0..self.config.n_envs);
                         let s = &self.streams[env];
                         let held = s.written.min(self.cap as u64);
-                        if held == 0 {
-                            continue;
+                        if held > 0 {
+                            let pos = s.written - held + rng.random_range(0..held);
+                            if self.sampleable(env, pos) {
+                                break self.leaf_index(env, pos);
+                            }
                         }
-                        let pos = s.written - held + rng.random_range(0..held);
-                        if self.sampleable(env, pos) {
-                            break self.leaf_index(env, pos);
+                        misses += 1;
+                        if misses == 10_000 && self.sampleable_len() == 0 {
+                            return Err(ReplayError::Empty);
                         }
                     };
                     batch.weights[b] = 1.0;
