@@ -110,6 +110,11 @@ pub fn copy_weights(vs: &tch::nn::VarStore, tensors: &HashMap<String, Tensor>, p
     })
 }
 
+/// The sampling generator saved in a checkpoint's state (`"rng"`: the PCG state as JSON text).
+pub fn generator(state: &serde_json::Value) -> Option<rand_pcg::Pcg64> {
+    state["rng"].as_str().and_then(|t| serde_json::from_str(t).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -315,13 +315,7 @@ where
     /// Builds the networks (seeded with `config.seed`), the replay buffer, and resets the envs.
     pub fn new(config: DqnConfig, mut env: V) -> Result<Self> {
         config.validate()?;
-        if env.num_envs() != config.n_envs {
-            return Err(AgentError::Config(format!(
-                "the env has {} copies, config.n_envs is {}",
-                env.num_envs(),
-                config.n_envs
-            )));
-        }
+        crate::check_n_envs(env.num_envs(), config.n_envs)?;
         let device = config.device.resolve()?;
         let observation_space = env.single_observation_space().clone();
         let is_frames = observation_space.shape().len() == 3;
@@ -613,10 +607,7 @@ where
         self.gradient_steps = number("gradient_steps")?;
         self.next_checkpoint = number("next_checkpoint")?;
         self.learn_after = number("learn_after")?;
-        self.rng = s["rng"]
-            .as_str()
-            .and_then(|t| serde_json::from_str(t).ok())
-            .ok_or_else(|| err("bad generator state".into()))?;
+        self.rng = checkpoint::generator(s).ok_or_else(|| err("bad generator state".into()))?;
         let last_obs = loaded.tensors.get("state.last_obs").ok_or_else(|| err("last observations missing".into()))?;
         if last_obs.numel() != self.last_obs.len() {
             return Err(err("saved for a different number of envs or observation size".into()));

@@ -31,3 +31,11 @@ pub enum AgentError {
 }
 
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// An agent is built for `configured` envs; the vector env it is given must have that many.
+pub(crate) fn check_n_envs(env_has: usize, configured: usize) -> Result<()> {
+    if env_has != configured {
+        return Err(AgentError::Config(format!("the env has {env_has} copies, config.n_envs is {configured}")));
+    }
+    Ok(())
+}

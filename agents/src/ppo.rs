@@ -284,13 +284,7 @@ where
     /// Builds the policy (seeded with `config.seed`) and resets the envs.
     pub fn new(config: PpoConfig, mut env: V) -> Result<Self> {
         config.validate()?;
-        if env.num_envs() != config.n_envs {
-            return Err(AgentError::Config(format!(
-                "the env has {} copies, config.n_envs is {}",
-                env.num_envs(),
-                config.n_envs
-            )));
-        }
+        crate::check_n_envs(env.num_envs(), config.n_envs)?;
         let device = config.device.resolve()?;
         if config.torch_threads > 0 {
             tch::set_num_threads(config.torch_threads as i32);
@@ -535,10 +529,7 @@ where
         self.global_step = number("global_step")?;
         self.iteration = number("iteration")?;
         self.next_checkpoint = number("next_checkpoint")?;
-        self.rng = s["rng"]
-            .as_str()
-            .and_then(|t| serde_json::from_str(t).ok())
-            .ok_or_else(|| err("bad generator state".into()))?;
+        self.rng = checkpoint::generator(s).ok_or_else(|| err("bad generator state".into()))?;
         self.last_episode_starts =
             serde_json::from_value(s["last_episode_starts"].clone()).map_err(|e| err(e.to_string()))?;
         let last_obs = loaded.tensors.get("state.last_obs").ok_or_else(|| err("last observations missing".into()))?;
