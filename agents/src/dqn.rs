@@ -8,7 +8,12 @@
 //! steps (hard copy, or Polyak with `tau`), and every `train_freq` vector steps take `gradient_steps` gradient
 //! steps on minibatches of `batch_size`. The replay ratio is fixed by these counts, not by timing.
 //!
-//! The file reads top to bottom: config, the TD loss, the agent (acting, training), checkpoints.
+//! With `actor_thread`, an actor thread steps the envs with a copy of the online network (refreshed by counting
+//! steps) and sends its transitions to the learner's replay buffer over a channel, while the learner trains: the
+//! same counts, so the same replay ratio and the same result on any machine, without the learner waiting on envs.
+//!
+//! The file reads top to bottom: config, the TD loss, the agent (SB3's loop, the actor thread, learning),
+//! checkpoints.
 
 use crate::checkpoint;
 use crate::device::DeviceChoice;
@@ -16,12 +21,14 @@ use crate::logger::Logger;
 use crate::qnetwork::{QNetwork, QNetworkConfig};
 use crate::schedule::Schedule;
 use crate::{AgentError, Result};
+use crossbeam_channel::Receiver;
 use rand::{Rng, SeedableRng};
 use rlx_envs::atari::FramePipeline;
 use rlx_envs::vector::{Actions, VecEnv};
-use rlx_envs::Snapshot;
+use rlx_envs::{EpisodeStats, Snapshot};
 use rlx_models::{AdamConfig, Optimizer, RmsPropConfig, Rule};
-use rlx_replay::{Batch, Element, Padding, ReplayBuffer, ReplayConfig, Step};
+use rlx_replay::{Batch, Element, Padding, ReplayBuffer, ReplayConfig, ReplayWriter, SharedReplay, Step};
+use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -130,6 +137,22 @@ pub struct DqnConfig {
     /// Save the replay buffer beside the checkpoint, so a resume continues exactly (default true; without it,
     /// a resume refills the buffer with `learning_starts` random steps).
     pub save_replay: bool,
+
+    /// Step the envs on an actor thread while the learner trains (rlx's parallel mode, same replay ratio and the
+    /// same result on any machine); false = SB3's single-threaded loop, step for step (default false).
+    pub actor_thread: bool,
+    /// Parallel mode: env steps between refreshes of the actor's copy of the online network; the actor acts with
+    /// weights one to two refreshes old (default 400, about Ape-X's 400 frames).
+    pub actor_sync_interval: u64,
+
+    /// Evaluate every this many env steps with `eval_episodes` episodes of the Nature protocol (as `rlx eval`:
+    /// epsilon `eval_epsilon`, full games, at most 18,000 frames) and log `eval/mean_return`; 0 = never
+    /// (default 0).
+    pub eval_interval: u64,
+    /// Episodes per periodic evaluation (default 5, rl-zoo3's EvalCallback).
+    pub eval_episodes: usize,
+    /// Exploration rate of the periodic evaluation (default 0.05, Nature's).
+    pub eval_epsilon: f64,
 }
 
 impl Default for DqnConfig {
@@ -173,6 +196,11 @@ impl Default for DqnConfig {
             activation: rlx_models::Activation::Relu,
             checkpoint_interval: 100_000,
             save_replay: true,
+            actor_thread: false,
+            actor_sync_interval: 400,
+            eval_interval: 0,
+            eval_episodes: 5,
+            eval_epsilon: 0.05,
         }
     }
 }
@@ -187,6 +215,9 @@ impl DqnConfig {
         if self.n_step == 0 || self.target_update_interval == 0 || self.total_timesteps == 0 {
             return bad("n_step, target_update_interval and total_timesteps must be at least 1".into());
         }
+        if self.actor_sync_interval == 0 || self.eval_episodes == 0 {
+            return bad("actor_sync_interval and eval_episodes must be at least 1".into());
+        }
         for (name, v) in [
             ("gamma", self.gamma),
             ("tau", self.tau),
@@ -196,6 +227,7 @@ impl DqnConfig {
             ("per_alpha", self.per_alpha),
             ("per_beta0", self.per_beta0),
             ("rmsprop_alpha", self.rmsprop_alpha),
+            ("eval_epsilon", self.eval_epsilon),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{name} = {v} must be in [0, 1]"));
@@ -287,25 +319,45 @@ pub fn td_loss(x: &TdInputs<'_>, loss: TdLoss) -> TdOutput {
 pub trait DqnObs: Element + tch::kind::Element {}
 impl<T: Element + tch::kind::Element> DqnObs for T {}
 
-pub struct Dqn<V: VecEnv> {
-    pub config: DqnConfig,
-    pub env: V,
+/// Plays evaluation episodes with the online network at a global step and returns their returns. The runner builds
+/// it (the Nature protocol on envs of its own, see `rlx eval`); `learn` calls it every `eval_interval` env steps.
+pub type Evaluator = Box<dyn FnMut(&QNetwork, u64) -> Result<Vec<f64>>>;
+
+/// Where training stands; saved in checkpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Env steps over all envs (SB3's `num_timesteps`).
+    pub global_step: u64,
+    /// Vector-env steps (SB3's `_n_calls`).
+    pub vector_steps: u64,
+    pub gradient_steps: u64,
+    /// Learning starts after this env step: `learning_starts`, or later after a resume that refills the buffer.
+    pub learn_after: u64,
+}
+
+/// The learning side: both networks, the optimizer and the minibatch generator. It is apart from the envs so an
+/// actor thread can step them while this trains.
+pub struct Learner<T> {
     pub q: QNetwork,
     target: QNetwork,
     optimizer: Optimizer,
-    pub replay: ReplayBuffer<V::Obs>,
-    batch: Batch<V::Obs>,
+    batch: Batch<T>,
     device: Device,
-    /// Draws exploration and minibatches; saved in checkpoints.
+    /// Draws minibatches (and, in SB3's single-threaded loop, exploration as well); saved in checkpoints.
     rng: rand_pcg::Pcg64,
-    pub global_step: u64,
-    /// Vector-env steps taken (SB3's `_n_calls`) and gradient steps taken.
-    pub vector_steps: u64,
-    pub gradient_steps: u64,
+}
+
+pub struct Dqn<V: VecEnv> {
+    pub config: DqnConfig,
+    pub env: V,
+    pub learner: Learner<V::Obs>,
+    pub replay: ReplayBuffer<V::Obs>,
+    pub progress: Progress,
+    /// Draws exploration on the actor thread (`actor_thread`); saved in checkpoints.
+    actor_rng: rand_pcg::Pcg64,
     last_obs: Vec<V::Obs>,
-    /// Learning starts after this env step: `learning_starts`, or later after a resume that refills the buffer.
-    learn_after: u64,
     next_checkpoint: u64,
+    pub evaluator: Option<Evaluator>,
 }
 
 impl<V: VecEnv> Dqn<V>
@@ -359,54 +411,76 @@ where
         .map_err(|e| AgentError::Config(e.to_string()))?;
         let last_obs = env.reset(Some(config.seed))?.obs.clone();
         let mut agent = Dqn {
-            rng: rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0xD00D_5EED),
+            learner: Learner {
+                q,
+                target,
+                optimizer,
+                batch: Batch::default(),
+                device,
+                rng: rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0xD00D_5EED),
+            },
+            actor_rng: rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0xAC70_5EED),
             next_checkpoint: config.checkpoint_interval,
-            learn_after: config.learning_starts,
+            progress: Progress { learn_after: config.learning_starts, ..Default::default() },
             config,
             env,
-            q,
-            target,
-            optimizer,
             replay,
-            batch: Batch::default(),
-            device,
-            global_step: 0,
-            vector_steps: 0,
-            gradient_steps: 0,
             last_obs,
+            evaluator: None,
         };
         agent.replay.start(&agent.last_obs);
         Ok(agent)
     }
 
+    /// The online network.
+    pub fn q(&self) -> &QNetwork {
+        &self.learner.q
+    }
+
+    /// Greedy actions of the online network for `rows` observations.
+    pub fn greedy_actions(&self, obs: &[V::Obs], rows: usize) -> Vec<i64> {
+        greedy_actions(&self.learner.q, obs, rows)
+    }
+}
+
+impl<V: VecEnv + Send> Dqn<V>
+where
+    V::Obs: DqnObs,
+{
     /// Trains until `total_timesteps`, logging and checkpointing to `checkpoint_path` (the replay buffer beside it
-    /// when `save_replay`) at the configured interval and at the end.
+    /// when `save_replay`) at the configured interval and at the end, and evaluating every `eval_interval` steps.
+    /// Checkpoints and evaluations fall between segments of training, with no actor thread running.
     pub fn learn(&mut self, logger: &mut Logger, checkpoint_path: Option<&Path>) -> Result<()> {
-        let start_step = self.global_step;
-        let started = std::time::Instant::now();
-        let n = self.config.n_envs as u64;
-        while self.global_step < self.config.total_timesteps {
-            self.collect_step(logger)?;
-            // SB3's `_on_step`: the target follows every `target_update_interval` env steps.
-            if self.vector_steps.is_multiple_of((self.config.target_update_interval / n).max(1)) {
-                self.update_target();
+        let clock = Clock { start_step: self.progress.global_step, started: std::time::Instant::now() };
+        let total = self.config.total_timesteps;
+        let checkpointing = checkpoint_path.is_some() && self.config.checkpoint_interval > 0;
+        let eval_interval = if self.evaluator.is_some() { self.config.eval_interval } else { 0 };
+        while self.progress.global_step < total {
+            let mut segment_end = total;
+            if checkpointing {
+                segment_end = segment_end.min(self.next_checkpoint);
             }
-            if self.vector_steps.is_multiple_of(self.config.train_freq) && self.global_step > self.learn_after {
-                self.train(logger);
+            if let Some(evals_done) = self.progress.global_step.checked_div(eval_interval) {
+                segment_end = segment_end.min((evals_done + 1) * eval_interval);
             }
-            if self.vector_steps.is_multiple_of(100) || self.global_step >= self.config.total_timesteps {
-                let sps = (self.global_step - start_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                logger.scalar("charts/SPS", sps, self.global_step);
-                logger.scalar("charts/epsilon", self.config.epsilon(self.global_step), self.global_step);
-                logger.progress(self.global_step, sps);
-            }
-            if let Some(path) = checkpoint_path {
-                if self.config.checkpoint_interval > 0 && self.global_step >= self.next_checkpoint {
-                    while self.next_checkpoint <= self.global_step {
-                        self.next_checkpoint += self.config.checkpoint_interval;
-                    }
-                    self.save(path)?;
+            let before = self.progress.global_step;
+            if self.config.actor_thread {
+                self.learn_with_actor(segment_end, logger, &clock)?;
+            } else {
+                while self.progress.global_step < segment_end {
+                    self.collect_step(logger)?;
+                    self.learner.after_env_step(&self.config, &mut self.replay, &mut self.progress, logger, &clock);
                 }
+            }
+            let step = self.progress.global_step;
+            if eval_interval > 0 && step / eval_interval > before / eval_interval {
+                self.evaluate(logger)?;
+            }
+            if let Some(path) = checkpoint_path.filter(|_| checkpointing && step >= self.next_checkpoint) {
+                while self.next_checkpoint <= step {
+                    self.next_checkpoint += self.config.checkpoint_interval;
+                }
+                self.save(path)?;
             }
         }
         if let Some(path) = checkpoint_path {
@@ -416,31 +490,30 @@ where
         Ok(())
     }
 
-    // -----------------------------------------------------------------------------------------------------------
-    // Acting: random before learning_starts, then epsilon-greedy; one step of every env into the replay buffer.
-    // -----------------------------------------------------------------------------------------------------------
-
-    /// Greedy actions of the online network for `rows` observations.
-    pub fn greedy_actions(&self, obs: &[V::Obs], rows: usize) -> Vec<i64> {
-        let obs = self.q.obs_tensor(obs, rows as i64);
-        let actions = tch::no_grad(|| self.q.forward(&obs).argmax(1, false));
-        Vec::<i64>::try_from(actions.to_device(Device::Cpu)).expect("int64 actions")
+    /// Runs the evaluator on the online network and logs `eval/mean_return` (and its std).
+    fn evaluate(&mut self, logger: &mut Logger) -> Result<()> {
+        let Some(evaluator) = self.evaluator.as_mut() else { return Ok(()) };
+        let returns = evaluator(&self.learner.q, self.progress.global_step)?;
+        let n = returns.len().max(1) as f64;
+        let mean = returns.iter().sum::<f64>() / n;
+        let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+        logger.scalar("eval/mean_return", mean, self.progress.global_step);
+        logger.scalar("eval/std_return", std, self.progress.global_step);
+        logger.flush();
+        Ok(())
     }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Acting, SB3's single-threaded loop: random before learning_starts, then epsilon-greedy; one step of every
+    // env into the replay buffer, then the learner's turn.
+    // -----------------------------------------------------------------------------------------------------------
 
     fn collect_step(&mut self, logger: &mut Logger) -> Result<()> {
         let n = self.config.n_envs;
-        let n_actions = self.q.n_actions;
-        // Each env explores on its own coin (SB3 draws one coin for the whole vector env; with one env, the same).
-        let epsilon = if self.global_step < self.learn_after { 1.0 } else { self.config.epsilon(self.global_step) };
+        let epsilon = exploration_rate(&self.config, self.progress.global_step, self.progress.learn_after);
         let mut actions = if epsilon < 1.0 { self.greedy_actions(&self.last_obs, n) } else { vec![0; n] };
-        for a in &mut actions {
-            if self.rng.random::<f64>() < epsilon {
-                *a = self.rng.random_range(0..n_actions);
-            }
-        }
+        explore(&mut actions, epsilon, self.learner.q.n_actions, &mut self.learner.rng);
         let batch = self.env.step(Actions::Discrete(&actions))?;
-        self.global_step += n as u64;
-        self.vector_steps += 1;
         self.replay.add(&Step {
             actions: &actions,
             rewards: &batch.rewards,
@@ -449,27 +522,228 @@ where
             obs: &batch.obs,
             final_obs: &batch.final_obs,
         });
-        for (i, info) in batch.infos.iter().enumerate() {
-            if let Some(ep) = info.episode {
-                logger.episode(ep.ret, ep.len, self.global_step - (n - 1 - i) as u64);
-            }
-        }
+        self.progress.global_step += n as u64;
+        self.progress.vector_steps += 1;
+        let episodes = batch.infos.iter().enumerate().filter_map(|(i, info)| info.episode.map(|ep| (i, ep)));
+        log_episodes(logger, episodes, self.progress.global_step, n);
         self.last_obs.copy_from_slice(&batch.obs);
         Ok(())
     }
 
     // -----------------------------------------------------------------------------------------------------------
-    // Learning: gradient_steps minibatches, the target network.
+    // Acting on a thread of its own (`actor_thread`): the actor steps the envs with a copy of the online network
+    // while the learner trains. Both sides count steps, so the run is the same on any machine:
+    // - the learner applies the actor's vector step u, then does exactly what the single-threaded loop does after
+    //   step u (target update, training every train_freq steps): the replay ratio is the preset's;
+    // - the actor's copy is refreshed every K = actor_sync_interval / n_envs vector steps, and at vector step v
+    //   it acts with the online weights as they were after the learner's step (v / K - 1) K (never earlier than
+    //   the segment's start): it runs up to two refreshes ahead of the learner, and never waits on it otherwise.
     // -----------------------------------------------------------------------------------------------------------
 
-    fn train(&mut self, logger: &mut Logger) {
-        let cfg = &self.config;
-        let progress_remaining = 1.0 - self.global_step as f64 / cfg.total_timesteps as f64;
+    fn learn_with_actor(&mut self, segment_end: u64, logger: &mut Logger, clock: &Clock) -> Result<()> {
+        let n = self.config.n_envs as u64;
+        let start = self.progress.vector_steps;
+        let end = start + (segment_end.saturating_sub(self.progress.global_step)).div_ceil(n);
+        let sync = (self.config.actor_sync_interval / n).max(1);
+        let Dqn { config, env, learner, replay, progress, actor_rng, last_obs, .. } = self;
+        let config = &*config;
+        let actor = Actor {
+            config,
+            observation_space: env.single_observation_space().clone(),
+            action_space: env.single_action_space().clone(),
+            device: learner.device,
+            start,
+            end,
+            sync,
+            learn_after: progress.learn_after,
+        };
+        let mut shared = SharedReplay::new(replay, 2 * sync as usize + 16);
+        let writer = shared.writer(0..config.n_envs).map_err(|e| AgentError::Config(e.to_string()))?;
+        shared.close_writers();
+        let (weights_tx, weights_rx) = crossbeam_channel::unbounded();
+        let _ = weights_tx.send((start, snapshot(&learner.q)));
+        std::thread::scope(|scope| -> Result<()> {
+            let handle = scope.spawn(move || actor.run(env, last_obs, actor_rng, writer, weights_rx));
+            // `shared` and `weights_tx` live in this closure: if the learner fails, dropping them stops the actor.
+            let (mut shared, weights_tx) = (shared, weights_tx);
+            while progress.vector_steps < end {
+                let Some(episodes) = shared.apply_next() else { break }; // the actor stopped: its error below
+                progress.global_step += n;
+                progress.vector_steps += 1;
+                log_episodes(logger, episodes.into_iter(), progress.global_step, n as usize);
+                learner.after_env_step(config, shared.buffer, progress, logger, clock);
+                if progress.vector_steps.is_multiple_of(sync) {
+                    let _ = weights_tx.send((progress.vector_steps, snapshot(&learner.q)));
+                }
+            }
+            drop((shared, weights_tx));
+            handle.join().map_err(|_| AgentError::Runtime("the actor thread panicked".into()))?
+        })
+    }
+}
+
+/// SB3's exploration rate: 1 (uniformly random) before learning starts, then the linear schedule.
+fn exploration_rate(config: &DqnConfig, global_step: u64, learn_after: u64) -> f64 {
+    if global_step < learn_after {
+        1.0
+    } else {
+        config.epsilon(global_step)
+    }
+}
+
+/// Epsilon-greedy in place over greedy `actions`: each env explores on its own coin (SB3 draws one coin for the
+/// whole vector env; with one env, the same draws).
+fn explore(actions: &mut [i64], epsilon: f64, n_actions: i64, rng: &mut impl Rng) {
+    for a in actions {
+        if rng.random::<f64>() < epsilon {
+            *a = rng.random_range(0..n_actions);
+        }
+    }
+}
+
+/// Greedy actions of `q` for `rows` observations.
+fn greedy_actions<T: DqnObs>(q: &QNetwork, obs: &[T], rows: usize) -> Vec<i64> {
+    let obs = q.obs_tensor(obs, rows as i64);
+    let actions = tch::no_grad(|| q.forward(&obs).argmax(1, false));
+    Vec::<i64>::try_from(actions.to_device(Device::Cpu)).expect("int64 actions")
+}
+
+/// Logs the episodes (env index, stats) that ended at the vector step that brought the count to `global_step`.
+fn log_episodes(
+    logger: &mut Logger,
+    episodes: impl Iterator<Item = (usize, EpisodeStats)>,
+    global_step: u64,
+    n_envs: usize,
+) {
+    for (i, ep) in episodes {
+        logger.episode(ep.ret, ep.len, global_step - (n_envs - 1 - i) as u64);
+    }
+}
+
+/// A deep copy of a network's weights, to send to the actor.
+fn snapshot(q: &QNetwork) -> HashMap<String, Tensor> {
+    tch::no_grad(|| q.vs.variables().into_iter().map(|(name, t)| (name, t.copy())).collect())
+}
+
+/// When training started, for `charts/SPS`.
+struct Clock {
+    start_step: u64,
+    started: std::time::Instant,
+}
+
+/// The actor thread's share of a segment: vector steps `start..end` (see `learn_with_actor`).
+struct Actor<'a> {
+    config: &'a DqnConfig,
+    observation_space: rlx_envs::Space,
+    action_space: rlx_envs::Space,
+    device: Device,
+    start: u64,
+    end: u64,
+    sync: u64,
+    learn_after: u64,
+}
+
+/// What the actor sends with each step: the episodes that ended, by env index.
+type Episodes = Vec<(usize, EpisodeStats)>;
+
+impl Actor<'_> {
+    fn run<V: VecEnv>(
+        self,
+        env: &mut V,
+        last_obs: &mut [V::Obs],
+        rng: &mut rand_pcg::Pcg64,
+        writer: ReplayWriter<V::Obs, Episodes>,
+        weights: Receiver<(u64, HashMap<String, Tensor>)>,
+    ) -> Result<()>
+    where
+        V::Obs: DqnObs,
+    {
+        // One intra-op thread for batches of a few observations: the learner's convolutions keep the others.
+        tch::set_num_threads(1);
+        let n = self.config.n_envs;
+        let q = QNetwork::new(&self.observation_space, &self.action_space, &self.config.network(), self.device)?;
+        let (mut held, mut arrived) = (None, std::collections::VecDeque::new());
+        for v in self.start..self.end {
+            let global_step = v * n as u64;
+            let epsilon = exploration_rate(self.config, global_step, self.learn_after);
+            let needed = ((v / self.sync) * self.sync).saturating_sub(self.sync).max(self.start);
+            arrived.extend(weights.try_iter());
+            while epsilon < 1.0 && held != Some(needed) {
+                while arrived.front().is_some_and(|(tag, _)| *tag < needed) {
+                    arrived.pop_front();
+                }
+                match arrived.front() {
+                    Some((tag, w)) if *tag == needed => {
+                        checkpoint::copy_weights(&q.vs, w, "").map_err(AgentError::Config)?;
+                        held = Some(needed);
+                    }
+                    _ => match weights.recv() {
+                        Ok(snapshot) => arrived.push_back(snapshot),
+                        Err(_) => return Ok(()), // the learner stopped
+                    },
+                }
+            }
+            while arrived.front().is_some_and(|(tag, _)| *tag < needed) {
+                arrived.pop_front();
+            }
+            let mut actions = if epsilon < 1.0 { greedy_actions(&q, last_obs, n) } else { vec![0; n] };
+            explore(&mut actions, epsilon, q.n_actions, rng);
+            let batch = env.step(Actions::Discrete(&actions))?;
+            let step = Step {
+                actions: &actions,
+                rewards: &batch.rewards,
+                terminated: &batch.terminated,
+                truncated: &batch.truncated,
+                obs: &batch.obs,
+                final_obs: &batch.final_obs,
+            };
+            let episodes = batch.infos.iter().enumerate().filter_map(|(i, info)| info.episode.map(|ep| (i, ep)));
+            if writer.add(&step, episodes.collect()).is_err() {
+                return Ok(()); // the learner stopped
+            }
+            last_obs.copy_from_slice(&batch.obs);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Learning: after every vector-env step, SB3's `_on_step` (the target network) and, every train_freq steps,
+// gradient_steps minibatches.
+// ---------------------------------------------------------------------------------------------------------------
+
+impl<T: DqnObs> Learner<T> {
+    fn after_env_step(
+        &mut self,
+        config: &DqnConfig,
+        replay: &mut ReplayBuffer<T>,
+        progress: &mut Progress,
+        logger: &mut Logger,
+        clock: &Clock,
+    ) {
+        let n = config.n_envs as u64;
+        if progress.vector_steps.is_multiple_of((config.target_update_interval / n).max(1)) {
+            self.update_target(config.tau);
+        }
+        if progress.vector_steps.is_multiple_of(config.train_freq) && progress.global_step > progress.learn_after {
+            self.train(config, replay, progress, logger);
+        }
+        let step = progress.global_step;
+        if progress.vector_steps.is_multiple_of(100) || step >= config.total_timesteps {
+            let sps = (step - clock.start_step) as f64 / clock.started.elapsed().as_secs_f64().max(1e-9);
+            logger.scalar("charts/SPS", sps, step);
+            logger.scalar("charts/epsilon", config.epsilon(step), step);
+            logger.progress(step, sps);
+        }
+    }
+
+    fn train(&mut self, cfg: &DqnConfig, replay: &mut ReplayBuffer<T>, progress: &mut Progress, logger: &mut Logger) {
+        let progress_remaining = 1.0 - progress.global_step as f64 / cfg.total_timesteps as f64;
         let lr = cfg.learning_rate.value(progress_remaining);
         let beta = cfg.per_beta0 + (1.0 - cfg.per_beta0) * (1.0 - progress_remaining);
         let (mut losses, mut q_values) = (Vec::new(), Vec::new());
         for _ in 0..cfg.gradient_steps {
-            if self.replay.sample(cfg.batch_size, beta, &mut self.rng, &mut self.batch).is_err() {
+            if replay.sample(cfg.batch_size, beta, &mut self.rng, &mut self.batch).is_err() {
                 return; // nothing sampleable yet (learning_starts smaller than the n-step window)
             }
             let b = &self.batch;
@@ -499,26 +773,24 @@ where
                 cfg.loss,
             );
             self.optimizer.backward_step(&out.loss, lr, Some(cfg.max_grad_norm));
-            self.gradient_steps += 1;
+            progress.gradient_steps += 1;
             if cfg.prioritized {
                 let errors = Vec::<f32>::try_from(out.td_errors.abs().to_device(Device::Cpu)).expect("floats");
                 let priorities: Vec<f64> = errors.iter().map(|&e| e as f64 + cfg.per_eps).collect();
-                let indices = self.batch.indices.clone();
-                self.replay.update_priorities(&indices, &priorities);
+                replay.update_priorities(&self.batch.indices, &priorities);
             }
             losses.push(out.loss.double_value(&[]));
             q_values.push(out.mean_q);
         }
         let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-        let step = self.global_step;
+        let step = progress.global_step;
         logger.scalar("losses/td_loss", mean(&losses), step);
         logger.scalar("losses/q_values", mean(&q_values), step);
         logger.scalar("charts/learning_rate", lr, step);
     }
 
     /// Hard copy (`tau` = 1) or Polyak averaging of the online weights into the target network.
-    fn update_target(&mut self) {
-        let tau = self.config.tau;
+    fn update_target(&mut self, tau: f64) {
         if tau >= 1.0 {
             self.target.vs.copy(&self.q.vs).expect("same architecture");
             return;
@@ -530,7 +802,12 @@ where
             }
         });
     }
+}
 
+impl<V: VecEnv> Dqn<V>
+where
+    V::Obs: DqnObs,
+{
     // -----------------------------------------------------------------------------------------------------------
     // Checkpoints.
     // -----------------------------------------------------------------------------------------------------------
@@ -545,27 +822,28 @@ where
     /// to a file named by the step, written before the checkpoint that names it; older ones are removed only after
     /// the checkpoint is in place, so a kill at any moment leaves a checkpoint and the buffer it names.
     pub fn save(&mut self, path: &Path) -> Result<()> {
-        let replay_file = self.config.save_replay.then(|| Self::replay_path(path, self.global_step));
+        let replay_file = self.config.save_replay.then(|| Self::replay_path(path, self.progress.global_step));
         if let Some(file) = &replay_file {
             self.replay.save(file).map_err(|e| AgentError::Io(e.to_string()))?;
         }
         let mut tensors: Vec<(String, Tensor)> =
-            self.q.vs.variables().into_iter().map(|(n, t)| (format!("q.{n}"), t)).collect();
-        tensors.extend(self.target.vs.variables().into_iter().map(|(n, t)| (format!("target.{n}"), t)));
-        let (opt, opt_step) = self.optimizer.state();
+            self.learner.q.vs.variables().into_iter().map(|(n, t)| (format!("q.{n}"), t)).collect();
+        tensors.extend(self.learner.target.vs.variables().into_iter().map(|(n, t)| (format!("target.{n}"), t)));
+        let (opt, opt_step) = self.learner.optimizer.state();
         tensors.extend(opt.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
         tensors.push(("state.last_obs".into(), Tensor::from_slice(&self.last_obs)));
         let state = serde_json::json!({
             "algo": "dqn",
-            "global_step": self.global_step,
-            "vector_steps": self.vector_steps,
-            "gradient_steps": self.gradient_steps,
+            "global_step": self.progress.global_step,
+            "vector_steps": self.progress.vector_steps,
+            "gradient_steps": self.progress.gradient_steps,
             "optimizer_step": opt_step,
             "next_checkpoint": self.next_checkpoint,
-            "learn_after": self.learn_after,
+            "learn_after": self.progress.learn_after,
             "replay_added": self.replay.added(),
             "replay_file": replay_file.as_ref().and_then(|f| f.file_name()).map(|f| f.to_string_lossy().to_string()),
-            "rng": serde_json::to_string(&self.rng).expect("PCG state serializes"),
+            "rng": serde_json::to_string(&self.learner.rng).expect("PCG state serializes"),
+            "actor_rng": serde_json::to_string(&self.actor_rng).expect("PCG state serializes"),
             "env": self.env.snapshot()?,
         });
         checkpoint::save(path, &tensors, &state)?;
@@ -593,21 +871,25 @@ where
         if s["algo"] != "dqn" {
             return Err(err(format!("written by `{}`, not dqn", s["algo"])));
         }
-        load_weights(&mut self.q, &loaded.tensors, "q.").map_err(err)?;
-        load_weights(&mut self.target, &loaded.tensors, "target.").map_err(err)?;
+        load_weights(&mut self.learner.q, &loaded.tensors, "q.").map_err(err)?;
+        load_weights(&mut self.learner.target, &loaded.tensors, "target.").map_err(err)?;
         let opt: std::collections::HashMap<String, Tensor> = loaded
             .tensors
             .iter()
             .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
             .collect();
         let number = |key: &str| s[key].as_u64().ok_or_else(|| err(format!("state field `{key}` missing")));
-        self.optimizer.load_state(&opt, number("optimizer_step")? as i64).map_err(err)?;
-        self.global_step = number("global_step")?;
-        self.vector_steps = number("vector_steps")?;
-        self.gradient_steps = number("gradient_steps")?;
+        self.learner.optimizer.load_state(&opt, number("optimizer_step")? as i64).map_err(err)?;
+        self.progress.global_step = number("global_step")?;
+        self.progress.vector_steps = number("vector_steps")?;
+        self.progress.gradient_steps = number("gradient_steps")?;
         self.next_checkpoint = number("next_checkpoint")?;
-        self.learn_after = number("learn_after")?;
-        self.rng = checkpoint::generator(s).ok_or_else(|| err("bad generator state".into()))?;
+        self.progress.learn_after = number("learn_after")?;
+        self.learner.rng = checkpoint::generator(s).ok_or_else(|| err("bad generator state".into()))?;
+        // Checkpoints written before the actor thread existed have no actor generator: it keeps its seed.
+        if let Some(text) = s["actor_rng"].as_str() {
+            self.actor_rng = serde_json::from_str(text).map_err(|_| err("bad actor generator state".into()))?;
+        }
         let last_obs = loaded.tensors.get("state.last_obs").ok_or_else(|| err("last observations missing".into()))?;
         if last_obs.numel() != self.last_obs.len() {
             return Err(err("saved for a different number of envs or observation size".into()));
@@ -628,7 +910,7 @@ where
             // learning for learning_starts more env steps.
             self.replay = ReplayBuffer::new(self.replay.config().clone()).map_err(|e| err(e.to_string()))?;
             self.replay.start(&self.last_obs);
-            self.learn_after = self.global_step + self.config.learning_starts;
+            self.progress.learn_after = self.progress.global_step + self.config.learning_starts;
         }
         Ok(())
     }

@@ -26,6 +26,9 @@ pub enum AgentError {
     Checkpoint { path: String, reason: String },
     #[error("{0}")]
     Io(String),
+    /// A failure while training that is none of the above (an evaluation's env, a panicked actor thread).
+    #[error("{0}")]
+    Runtime(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }

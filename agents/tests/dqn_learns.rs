@@ -45,7 +45,7 @@ fn cartpole_preset_reaches_475_with_a_fixed_seed() {
     let mut agent = Dqn::new(config, vec_env(1)).unwrap();
     agent.learn(&mut Logger::disabled(), None).unwrap();
     let score = evaluate(&agent, 10);
-    println!("CartPole-v1 after 5e4 steps: mean return {score}, {} gradient steps", agent.gradient_steps);
-    assert_eq!(agent.gradient_steps, (50_000 - 1_000) / 256 * 128 + 128, "replay ratio set by counts");
+    println!("CartPole-v1 after 5e4 steps: mean return {score}, {} gradient steps", agent.progress.gradient_steps);
+    assert_eq!(agent.progress.gradient_steps, (50_000 - 1_000) / 256 * 128 + 128, "replay ratio set by counts");
     assert!(score >= 475.0, "mean return {score}");
 }

@@ -5,15 +5,19 @@
 //! - [`ReplayBuffer`]: off-policy transitions (DQN), each frame stored once with stacks rebuilt at sampling time,
 //!   timeouts kept apart from terminations, n-step returns, uniform or prioritized sampling ([`SumTree`]), and
 //!   a checksummed file for resume.
+//! - [`SharedReplay`] / [`ReplayWriter`]: the same buffer shared by actor threads (steps sent over a bounded
+//!   channel, applied by the learner that owns the buffer).
 
 mod error;
 mod persist;
 mod replay;
 mod rollout;
+mod shared;
 mod sum_tree;
 
 pub use error::{ReplayError, Result};
 pub use persist::Element;
 pub use replay::{Batch, Padding, ReplayBuffer, ReplayConfig, Step};
 pub use rollout::RolloutBuffer;
+pub use shared::{ReplayWriter, SharedReplay};
 pub use sum_tree::SumTree;

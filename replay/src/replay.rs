@@ -104,7 +104,7 @@ const TRUNCATED: u8 = 4;
 const EPISODE_START: u8 = 8;
 
 /// One env's ring of frames and slot data, addressed by a monotonic position (`pos % cap` is the ring slot).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Stream<T> {
     pub(crate) frames: Vec<T>,
     pub(crate) actions: Vec<i32>,
@@ -115,7 +115,7 @@ pub(crate) struct Stream<T> {
 }
 
 /// See the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplayBuffer<T> {
     config: ReplayConfig,
     /// Frames per stream.
@@ -193,18 +193,28 @@ impl<T: Element> ReplayBuffer<T> {
 
     /// Adds one step of every env (see [`Step`]).
     pub fn add(&mut self, step: &Step<'_, T>) {
+        assert_eq!(step.actions.len(), self.config.n_envs, "a step of every env");
+        self.add_envs(0, step);
+    }
+
+    /// Adds one step of the envs `first_env..first_env + step.actions.len()` (one actor's share of the envs; the
+    /// step's rows are those envs in order). Each env's stream only sees its own steps, so writers of disjoint
+    /// env ranges may interleave their steps in any order.
+    pub fn add_envs(&mut self, first_env: usize, step: &Step<'_, T>) {
         let obs_len = self.obs_len();
         let frame_len = self.config.frame_len;
-        for env in 0..self.config.n_envs {
-            let (terminated, truncated) = (step.terminated[env], step.truncated[env]);
+        assert!(first_env + step.actions.len() <= self.config.n_envs, "envs out of range");
+        for row in 0..step.actions.len() {
+            let env = first_env + row;
+            let (terminated, truncated) = (step.terminated[row], step.truncated[row]);
             let stream = &mut self.streams[env];
             let slot = ((stream.written - 1) % self.cap as u64) as usize;
-            stream.actions[slot] = step.actions[env] as i32;
-            stream.rewards[slot] = step.rewards[env];
+            stream.actions[slot] = step.actions[row] as i32;
+            stream.rewards[slot] = step.rewards[row];
             stream.flags[slot] |= TRANSITION
                 | if terminated { TERMINATED } else { 0 }
                 | if truncated && !terminated { TRUNCATED } else { 0 };
-            let row = env * obs_len..(env + 1) * obs_len;
+            let row = row * obs_len..(row + 1) * obs_len;
             if terminated || truncated {
                 self.push_frame(env, newest_frame(&step.final_obs[row.clone()], frame_len), 0);
                 self.push_frame(env, newest_frame(&step.obs[row], frame_len), EPISODE_START);

@@ -2,7 +2,7 @@
 //! nodes the sums of their children, so a draw proportional to the leaves is one descent (O(log n)), and so is an
 //! update. A min tree beside it gives the smallest non-zero leaf, which normalizes the importance weights.
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SumTree {
     /// Leaves padded to a power of two; `sums[1]` is the root, leaf i is `sums[size + i]`.
     size: usize,

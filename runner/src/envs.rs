@@ -12,9 +12,9 @@ use rlx_envs::{make, BoxedEnv, Env};
 /// (PPO, logging, checkpoints, evaluation) is generic over the element type.
 pub enum RunEnv {
     /// Vector observations (classic control).
-    Vector(Box<dyn VecEnv<Obs = f32>>),
+    Vector(Box<dyn VecEnv<Obs = f32> + Send>),
     /// Atari frame stacks `[4, 84, 84]` u8; the CNN scales them by 1/255.
-    Frames(Box<dyn VecEnv<Obs = u8>>),
+    Frames(Box<dyn VecEnv<Obs = u8> + Send>),
 }
 
 /// What the run's envs look like.
@@ -36,7 +36,7 @@ pub struct VecEnvSpec<'a> {
 fn vector_of<E: Env + Send + 'static>(
     spec: &VecEnvSpec<'_>,
     make_one: impl Fn(usize) -> rlx_envs::Result<E> + Send + Sync + 'static,
-) -> Result<Box<dyn VecEnv<Obs = E::Obs>>> {
+) -> Result<Box<dyn VecEnv<Obs = E::Obs> + Send>> {
     Ok(if spec.threads > 1 {
         Box::new(ThreadedVecEnv::new(spec.n_envs, spec.threads, make_one)?)
     } else {

@@ -12,10 +12,11 @@ use anyhow::{bail, Context, Result};
 use rand::Rng;
 use rlx_agents::checkpoint::{self, Loaded};
 use rlx_agents::device::DeviceChoice;
-use rlx_agents::dqn::{load_weights, DqnConfig};
+use rlx_agents::dqn::{load_weights, DqnConfig, Evaluator};
 use rlx_agents::policy::{ActionKind, ActorCritic};
 use rlx_agents::ppo::{load_policy_weights, PpoConfig};
 use rlx_agents::qnetwork::QNetwork;
+use rlx_agents::AgentError;
 use rlx_envs::vector::{VecEnv, VecNormalize, VecNormalizeConfig, VecNormalizeState};
 use std::path::Path;
 use tch::Device;
@@ -170,12 +171,31 @@ fn eval_dqn(
     seed: u64,
     device: Device,
 ) -> Result<Vec<f64>> {
-    let q_for = |env: &dyn VecEnvSpaces| -> Result<QNetwork> {
-        let mut q = QNetwork::new(env.observation(), env.action(), &config.network(), device)?;
-        load_weights(&mut q, &loaded.tensors, "q.")
-            .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", path.display()))?;
-        Ok(q)
+    let env = make_vec_env(&spec)?;
+    let (observation, action) = match &env {
+        RunEnv::Vector(env) => (env.single_observation_space(), env.single_action_space()),
+        RunEnv::Frames(env) => (env.single_observation_space(), env.single_action_space()),
     };
+    let mut q = QNetwork::new(observation, action, &config.network(), device)?;
+    load_weights(&mut q, &loaded.tensors, "q.").map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", path.display()))?;
+    play_q(&q, env, epsilon, episodes, seed)
+}
+
+/// The periodic evaluation of a DQN run (`eval_interval`): `rlx eval`'s Nature protocol with the run's
+/// `eval_episodes` and `eval_epsilon`, on an env of its own, seeded by the step it runs at.
+pub fn dqn_evaluator(config: &DqnConfig) -> Evaluator {
+    let run = RunConfig::Dqn(config.clone());
+    let (epsilon, episodes, seed) = (config.eval_epsilon, config.eval_episodes, config.seed);
+    Box::new(move |q: &QNetwork, global_step: u64| {
+        let spec = VecEnvSpec { nature_evaluation: true, ..run.eval_spec() };
+        let env = make_vec_env(&spec).map_err(|e| AgentError::Runtime(format!("evaluation: {e}")))?;
+        play_q(q, env, epsilon, episodes, seed + 10_000 + global_step)
+            .map_err(|e| AgentError::Runtime(format!("evaluation: {e}")))
+    })
+}
+
+/// Plays `episodes` episodes epsilon-greedily with `q`.
+fn play_q(q: &QNetwork, env: RunEnv, epsilon: f64, episodes: usize, seed: u64) -> Result<Vec<f64>> {
     let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed);
     fn act<T: tch::kind::Element>(q: &QNetwork, obs: &[T], epsilon: f64, rng: &mut rand_pcg::Pcg64) -> Vec<f32> {
         if rng.random::<f64>() < epsilon {
@@ -184,17 +204,10 @@ fn eval_dqn(
         let values = tch::no_grad(|| q.forward(&q.obs_tensor(obs, 1)).argmax(1, false));
         vec![values.int64_value(&[0]) as f32]
     }
-    match make_vec_env(&spec)? {
-        RunEnv::Vector(env) => {
-            let q = q_for(&env)?;
-            let kind = ActionKind::Discrete { n: q.n_actions };
-            play(env, episodes, seed, &kind, |obs| Ok(act(&q, obs, epsilon, &mut rng)))
-        }
-        RunEnv::Frames(env) => {
-            let q = q_for(&env)?;
-            let kind = ActionKind::Discrete { n: q.n_actions };
-            play(env, episodes, seed, &kind, |obs| Ok(act(&q, obs, epsilon, &mut rng)))
-        }
+    let kind = ActionKind::Discrete { n: q.n_actions };
+    match env {
+        RunEnv::Vector(env) => play(env, episodes, seed, &kind, |obs| Ok(act(q, obs, epsilon, &mut rng))),
+        RunEnv::Frames(env) => play(env, episodes, seed, &kind, |obs| Ok(act(q, obs, epsilon, &mut rng))),
     }
 }
 

@@ -144,12 +144,12 @@ where
     }
 }
 
-impl<V: VecEnv> Agent for Dqn<V>
+impl<V: VecEnv + Send> Agent for Dqn<V>
 where
     V::Obs: DqnObs,
 {
     fn global_step(&self) -> u64 {
-        self.global_step
+        self.progress.global_step
     }
     fn total_timesteps(&self) -> u64 {
         self.config.total_timesteps

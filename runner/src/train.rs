@@ -5,9 +5,10 @@ use crate::envs::{make_vec_env, RunEnv};
 use crate::run_config::{Agent, RunConfig};
 use anyhow::{bail, Context, Result};
 use rlx_agents::device::{self, DeviceChoice};
-use rlx_agents::dqn::Dqn;
+use rlx_agents::dqn::{Dqn, DqnObs};
 use rlx_agents::logger::Logger;
 use rlx_agents::ppo::Ppo;
+use rlx_envs::vector::VecEnv;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -129,6 +130,17 @@ fn resume(run_dir: &Path, overrides: &[String], device: Option<DeviceChoice>, sh
     Start { run_dir, checkpoint: Some(&checkpoint), show_progress }.train_on(config, env)
 }
 
+/// A DQN agent with its periodic evaluation when the config asks for one.
+fn with_evaluator<V: VecEnv + Send>(mut agent: Dqn<V>) -> Dqn<V>
+where
+    V::Obs: DqnObs,
+{
+    if agent.config.eval_interval > 0 {
+        agent.evaluator = Some(crate::eval::dqn_evaluator(&agent.config));
+    }
+    agent
+}
+
 /// A run about to train: fresh, or from a checkpoint.
 struct Start<'a> {
     run_dir: &'a Path,
@@ -143,8 +155,12 @@ impl Start<'_> {
         match (config, env) {
             (RunConfig::Ppo(c), RunEnv::Vector(env)) => self.train(Ppo::new(c, env)?, algo, &env_id, seed),
             (RunConfig::Ppo(c), RunEnv::Frames(env)) => self.train(Ppo::new(c, env)?, algo, &env_id, seed),
-            (RunConfig::Dqn(c), RunEnv::Vector(env)) => self.train(Dqn::new(c, env)?, algo, &env_id, seed),
-            (RunConfig::Dqn(c), RunEnv::Frames(env)) => self.train(Dqn::new(c, env)?, algo, &env_id, seed),
+            (RunConfig::Dqn(c), RunEnv::Vector(env)) => {
+                self.train(with_evaluator(Dqn::new(c, env)?), algo, &env_id, seed)
+            }
+            (RunConfig::Dqn(c), RunEnv::Frames(env)) => {
+                self.train(with_evaluator(Dqn::new(c, env)?), algo, &env_id, seed)
+            }
         }
     }
 

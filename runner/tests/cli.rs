@@ -328,6 +328,35 @@ fn a_killed_dqn_run_resumes_with_its_replay_buffer_and_reproduces_the_curve() {
 }
 
 #[test]
+fn a_killed_dqn_run_with_an_actor_thread_resumes_exactly_and_evaluates_periodically() {
+    // The actor thread refreshes its weights by counting steps, so a run is the same run on any machine, and a
+    // killed one resumes to the same curve, evaluations included.
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, killed) = (tmp.path().join("full"), tmp.path().join("killed"));
+    let sets = [
+        "total_timesteps=6000",
+        "learning_starts=500",
+        "train_freq=16",
+        "gradient_steps=8",
+        "checkpoint_interval=1000",
+        "torch_threads=1",
+        "actor_thread=true",
+        "actor_sync_interval=64",
+        "eval_interval=2000",
+        "eval_episodes=2",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_rlx")).args(dqn_args("CartPole-v1", &full, &sets)).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    kill_after_first_checkpoint(dqn_args("CartPole-v1", &killed, &sets), &killed, 6000);
+    let (a, b) = (curve(&full), curve(&killed));
+    let evals: Vec<u64> = a.iter().filter(|(_, tag, _)| tag == "eval/mean_return").map(|(step, _, _)| *step).collect();
+    assert_eq!(evals, [2000, 4000, 6000], "an evaluation every eval_interval steps");
+    let grads = a.iter().filter(|(_, tag, _)| tag == "losses/td_loss").count();
+    assert_eq!(grads, (6000 - 512) / 16 + 1, "a training round every train_freq steps past learning_starts");
+    assert!(a == b, "the resumed run's curve differs from the uninterrupted one");
+}
+
+#[test]
 fn atari_dqn_trains_resumes_exactly_and_evaluates_with_the_nature_protocol() {
     let tmp = tempfile::tempdir().unwrap();
     let (full, split) = (tmp.path().join("full"), tmp.path().join("split"));
