@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use rlx_envs::atari::FramePipeline;
 use rlx_envs::vector::{Actions, VecEnv};
 use rlx_envs::{EpisodeStats, Snapshot};
-use rlx_models::{AdamConfig, Optimizer, RmsPropConfig, Rule};
+use rlx_models::{AdamConfig, Optimizer, Precision, RmsPropConfig, Rule};
 use rlx_replay::{Batch, Element, Padding, ReplayBuffer, ReplayConfig, ReplayWriter, SharedReplay, Step};
 use std::collections::HashMap;
 use std::path::Path;
@@ -131,6 +131,8 @@ pub struct DqnConfig {
     pub net_arch: Vec<i64>,
     /// "relu" (default, as SB3's DQN) or "tanh".
     pub activation: rlx_models::Activation,
+    /// NatureCNN's arithmetic: "f32" (default) or "bf16" (mixed precision, f32 weights and optimizer).
+    pub precision: Precision,
 
     /// Write a checkpoint every this many env steps and at the end; 0 = only at the end (default 100000).
     pub checkpoint_interval: u64,
@@ -194,6 +196,7 @@ impl Default for DqnConfig {
             per_eps: 1e-6,
             net_arch: vec![64, 64],
             activation: rlx_models::Activation::Relu,
+            precision: Precision::F32,
             checkpoint_interval: 100_000,
             save_replay: true,
             actor_thread: false,
@@ -249,7 +252,12 @@ impl DqnConfig {
     }
 
     pub fn network(&self) -> QNetworkConfig {
-        QNetworkConfig { net_arch: self.net_arch.clone(), activation: self.activation, dueling: self.dueling }
+        QNetworkConfig {
+            net_arch: self.net_arch.clone(),
+            activation: self.activation,
+            dueling: self.dueling,
+            precision: self.precision,
+        }
     }
 
     /// Epsilon after `step` env steps: linear from the initial to the final value over `exploration_fraction`.
@@ -661,7 +669,9 @@ impl Actor<'_> {
         // One intra-op thread for batches of a few observations: the learner's convolutions keep the others.
         tch::set_num_threads(1);
         let n = self.config.n_envs;
-        let q = QNetwork::new(&self.observation_space, &self.action_space, &self.config.network(), self.device)?;
+        // f32 inference: at batch n_envs, casting the weights to bf16 would cost more than it saves.
+        let network = QNetworkConfig { precision: Precision::F32, ..self.config.network() };
+        let q = QNetwork::new(&self.observation_space, &self.action_space, &network, self.device)?;
         let (mut held, mut arrived) = (None, std::collections::VecDeque::new());
         for v in self.start..self.end {
             let global_step = v * n as u64;

@@ -260,6 +260,17 @@ pub fn ppo_loss(
 pub trait ObsElement: tch::kind::Element + Copy + Default + Send + Sync + 'static {}
 impl<T: tch::kind::Element + Copy + Default + Send + Sync + 'static> ObsElement for T {}
 
+/// Rows of the rollout for one gradient step, on the policy's device: `obs` (B, *obs_shape), `actions`
+/// (B, action_len), the rest (B,).
+pub struct Minibatch {
+    pub obs: Tensor,
+    pub actions: Tensor,
+    pub old_log_prob: Tensor,
+    pub advantages: Tensor,
+    pub old_values: Tensor,
+    pub returns: Tensor,
+}
+
 /// A PPO learner bound to its vector env.
 pub struct Ppo<V: VecEnv> {
     pub config: PpoConfig,
@@ -410,6 +421,7 @@ where
 
     fn train(&mut self, progress_remaining: f64, logger: &mut Logger) {
         let cfg = &self.config;
+        let (n_epochs, batch_size) = (cfg.n_epochs, cfg.batch_size);
         let lr = cfg.learning_rate.value(progress_remaining);
         let clip_range = cfg.clip_range.value(progress_remaining);
         let clip_range_vf = cfg.clip_range_vf.map(|s| s.value(progress_remaining));
@@ -421,46 +433,33 @@ where
         let actions = tensor(&b.actions).reshape([size, b.action_len as i64]);
         let (old_values, old_log_probs, advantages, returns) =
             (tensor(&b.values), tensor(&b.log_probs), tensor(&b.advantages), tensor(&b.returns));
+        let explained = explained_variance(&b.values, &b.returns);
 
         let (mut pg_losses, mut value_losses, mut entropy_losses, mut clip_fractions, mut approx_kls) =
             (vec![], vec![], vec![], vec![], vec![]);
         let mut indices: Vec<i64> = (0..size).collect();
-        let mut continue_training = true;
-        for _epoch in 0..cfg.n_epochs {
+        'epochs: for _epoch in 0..n_epochs {
             indices.shuffle(&mut self.rng);
-            for chunk in indices.chunks(cfg.batch_size) {
+            for chunk in indices.chunks(batch_size) {
                 let idx = Tensor::from_slice(chunk).to_device(self.device);
-                let (dist, values) = self.policy.forward(&obs.index_select(0, &idx));
-                let mb_actions = actions.index_select(0, &idx);
-                let losses = ppo_loss(
-                    &LossInputs {
-                        log_prob: &dist.log_prob(&mb_actions),
-                        old_log_prob: &old_log_probs.index_select(0, &idx),
-                        advantages: &advantages.index_select(0, &idx),
-                        values: &values,
-                        old_values: &old_values.index_select(0, &idx),
-                        returns: &returns.index_select(0, &idx),
-                        entropy: &dist.entropy(),
-                    },
-                    clip_range,
-                    clip_range_vf,
-                    cfg.ent_coef,
-                    cfg.vf_coef,
-                    cfg.normalize_advantage,
-                );
+                let rows = |t: &Tensor| t.index_select(0, &idx);
+                let minibatch = Minibatch {
+                    obs: rows(&obs),
+                    actions: rows(&actions),
+                    old_log_prob: rows(&old_log_probs),
+                    advantages: rows(&advantages),
+                    old_values: rows(&old_values),
+                    returns: rows(&returns),
+                };
+                let (losses, stepped) = self.minibatch_step(&minibatch, lr, clip_range, clip_range_vf);
                 pg_losses.push(losses.policy_loss);
                 value_losses.push(losses.value_loss);
                 entropy_losses.push(losses.entropy_loss);
                 clip_fractions.push(losses.clip_fraction);
                 approx_kls.push(losses.approx_kl);
-                if cfg.target_kl.is_some_and(|kl| losses.approx_kl > 1.5 * kl) {
-                    continue_training = false;
-                    break;
+                if !stepped {
+                    break 'epochs;
                 }
-                self.optimizer.backward_step(&losses.loss, lr, Some(cfg.max_grad_norm));
-            }
-            if !continue_training {
-                break;
             }
         }
 
@@ -473,7 +472,46 @@ where
         logger.scalar("losses/entropy", -mean(&entropy_losses), step);
         logger.scalar("losses/approx_kl", mean(&approx_kls), step);
         logger.scalar("losses/clipfrac", mean(&clip_fractions), step);
-        logger.scalar("losses/explained_variance", explained_variance(&b.values, &b.returns), step);
+        logger.scalar("losses/explained_variance", explained, step);
+    }
+
+    /// The loss of one minibatch under the current policy (SB3's `evaluate_actions`, then [`ppo_loss`]).
+    pub fn minibatch_loss(&self, mb: &Minibatch, clip_range: f64, clip_range_vf: Option<f64>) -> Losses {
+        let (dist, values) = self.policy.forward(&mb.obs);
+        let cfg = &self.config;
+        ppo_loss(
+            &LossInputs {
+                log_prob: &dist.log_prob(&mb.actions),
+                old_log_prob: &mb.old_log_prob,
+                advantages: &mb.advantages,
+                values: &values,
+                old_values: &mb.old_values,
+                returns: &mb.returns,
+                entropy: &dist.entropy(),
+            },
+            clip_range,
+            clip_range_vf,
+            cfg.ent_coef,
+            cfg.vf_coef,
+            cfg.normalize_advantage,
+        )
+    }
+
+    /// One minibatch of the update: its loss, then one optimizer step (gradients clipped to `max_grad_norm`),
+    /// unless the approximate KL passed 1.5 `target_kl` (SB3's early stop: no step, and `false`).
+    pub fn minibatch_step(
+        &mut self,
+        mb: &Minibatch,
+        lr: f64,
+        clip_range: f64,
+        clip_range_vf: Option<f64>,
+    ) -> (Losses, bool) {
+        let losses = self.minibatch_loss(mb, clip_range, clip_range_vf);
+        if self.config.target_kl.is_some_and(|kl| losses.approx_kl > 1.5 * kl) {
+            return (losses, false);
+        }
+        self.optimizer.backward_step(&losses.loss, lr, Some(self.config.max_grad_norm));
+        (losses, true)
     }
 
     // -----------------------------------------------------------------------------------------------------------

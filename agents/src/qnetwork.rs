@@ -4,7 +4,7 @@
 
 use crate::{AgentError, Result};
 use rlx_envs::Space;
-use rlx_models::{Activation, Mlp, NatureCnn};
+use rlx_models::{Activation, Mlp, NatureCnn, Precision};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
@@ -15,6 +15,8 @@ pub struct QNetworkConfig {
     pub net_arch: Vec<i64>,
     pub activation: Activation,
     pub dueling: bool,
+    /// Arithmetic of NatureCNN's forward pass (the MLP and the heads stay f32).
+    pub precision: Precision,
 }
 
 enum Torso {
@@ -34,6 +36,7 @@ pub struct QNetwork {
     pub n_actions: i64,
     /// Observation shape without the batch dimension.
     pub obs_shape: Vec<i64>,
+    precision: Precision,
 }
 
 impl QNetwork {
@@ -74,14 +77,14 @@ impl QNetwork {
         } else {
             Head::Q(linear("q", n_actions))
         };
-        Ok(QNetwork { vs, torso, head, n_actions, obs_shape })
+        Ok(QNetwork { vs, torso, head, n_actions, obs_shape, precision: config.precision })
     }
 
     /// `obs`: (B, *obs_shape), float or uint8 -> Q-values (B, n_actions).
     pub fn forward(&self, obs: &Tensor) -> Tensor {
         let features = match &self.torso {
             Torso::Mlp(mlp) => mlp.forward(&obs.to_kind(Kind::Float)),
-            Torso::Cnn(cnn, mlp) => mlp.forward(&cnn.forward(obs)),
+            Torso::Cnn(cnn, mlp) => mlp.forward(&cnn.forward_in(obs, self.precision.kind())),
         };
         match &self.head {
             Head::Q(q) => q.forward(&features),

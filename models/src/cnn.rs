@@ -2,6 +2,30 @@ use crate::mlp::orthogonal_linear;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+/// The strides of the three convolutions.
+const STRIDES: [i64; 3] = [4, 2, 1];
+
+/// Arithmetic of a network's forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 throughout (PyTorch's default).
+    #[default]
+    F32,
+    /// Mixed precision: the convolutions and the 512-unit layer in bfloat16 (f32 weights, gradients and
+    /// optimizer), as `torch.autocast(dtype=torch.bfloat16)`; fast where the CPU has AVX-512 BF16 or AMX.
+    Bf16,
+}
+
+impl Precision {
+    pub fn kind(self) -> Kind {
+        match self {
+            Precision::F32 => Kind::Float,
+            Precision::Bf16 => Kind::BFloat16,
+        }
+    }
+}
+
 /// The Nature DQN torso: conv 32x8x8/4, 64x4x4/2, 64x3x3/1, then a 512-unit linear layer, ReLU throughout.
 /// Takes `(B, C, 84, 84)` frames as uint8 (or float in [0, 255]) and scales them by 1/255 inside, as SB3 does.
 #[derive(Debug)]
@@ -38,22 +62,38 @@ impl NatureCnn {
             conv
         };
         NatureCnn {
-            conv1: conv(path / "conv1", in_channels, 32, 8, 4),
-            conv2: conv(path / "conv2", 32, 64, 4, 2),
-            conv3: conv(path / "conv3", 64, 64, 3, 1),
+            conv1: conv(path / "conv1", in_channels, 32, 8, STRIDES[0]),
+            conv2: conv(path / "conv2", 32, 64, 4, STRIDES[1]),
+            conv3: conv(path / "conv3", 64, 64, 3, STRIDES[2]),
             // 84x84 -> 20x20 -> 9x9 -> 7x7
             fc: orthogonal_linear(path / "fc", 64 * 7 * 7, Self::FEATURES, gain),
         }
     }
 }
 
+impl NatureCnn {
+    /// The forward pass computed in `compute` (`Kind::Float`, or `Kind::BFloat16` for mixed precision: the weights
+    /// stay f32 and are cast on the way, so gradients and the optimizer stay f32, as `torch.autocast` does);
+    /// features come back as f32.
+    pub fn forward_in(&self, x: &Tensor, compute: Kind) -> Tensor {
+        let conv = |x: &Tensor, c: &nn::Conv2D, stride: i64| {
+            let bias = c.bs.as_ref().map(|b| b.to_kind(compute));
+            x.conv2d(&c.ws.to_kind(compute), bias.as_ref(), stride, 0, 1, 1)
+        };
+        // Integers up to 255 are exact in bf16, so the cast comes before the scaling.
+        let x = x.to_kind(compute) / 255.0; // (B, C, 84, 84)
+        let x = conv(&x, &self.conv1, STRIDES[0]).relu(); // (B, 32, 20, 20)
+        let x = conv(&x, &self.conv2, STRIDES[1]).relu(); // (B, 64, 9, 9)
+        let x = conv(&x, &self.conv3, STRIDES[2]).relu().flatten(1, -1); // (B, 3136)
+        let bias = self.fc.bs.as_ref().map(|b| b.to_kind(compute));
+        let features = x.linear(&self.fc.ws.to_kind(compute), bias.as_ref()).relu(); // (B, 512)
+        features.to_kind(Kind::Float)
+    }
+}
+
 impl Module for NatureCnn {
     fn forward(&self, x: &Tensor) -> Tensor {
-        let x = x.to_kind(Kind::Float) / 255.0; // (B, C, 84, 84)
-        let x = self.conv1.forward(&x).relu(); // (B, 32, 20, 20)
-        let x = self.conv2.forward(&x).relu(); // (B, 64, 9, 9)
-        let x = self.conv3.forward(&x).relu().flatten(1, -1); // (B, 3136)
-        self.fc.forward(&x).relu() // (B, 512)
+        self.forward_in(x, Kind::Float)
     }
 }
 
@@ -78,5 +118,34 @@ mod tests {
         }
         let frames = Tensor::randint(256, [2, 4, 84, 84], (Kind::Uint8, Device::Cpu));
         assert_eq!(cnn.forward(&frames).size(), [2, NatureCnn::FEATURES]);
+    }
+    #[test]
+    fn bf16_mixed_precision_keeps_the_features_and_the_gradient_direction() {
+        // What mixed precision must preserve for learning to stay equal: the features (bf16 keeps 8 bits of
+        // mantissa, about 0.4% per value) and the direction of the f32 weights' gradient.
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cnn = NatureCnn::new(&vs.root(), 4, Some(2f64.sqrt()));
+        let frames = Tensor::randint(256, [32, 4, 84, 84], (Kind::Uint8, Device::Cpu));
+        let weights = Tensor::randn([NatureCnn::FEATURES], (Kind::Float, Device::Cpu));
+        let run = |precision: Precision| {
+            let features = cnn.forward_in(&frames, precision.kind());
+            assert_eq!(features.kind(), Kind::Float);
+            let loss = (&features * &weights).sum(Kind::Float);
+            let params: Vec<Tensor> = vs.trainable_variables();
+            let grads = Tensor::run_backward(&[&loss], &params, false, false);
+            let flat = Tensor::cat(&grads.iter().map(|g| g.reshape([-1])).collect::<Vec<_>>(), 0);
+            (features.detach(), flat)
+        };
+        let (f32_features, f32_grad) = run(Precision::F32);
+        let (bf16_features, bf16_grad) = run(Precision::Bf16);
+        let relative = |a: &Tensor, b: &Tensor| f64::try_from((a - b).norm() / b.norm()).unwrap();
+        let cosine =
+            f64::try_from((&bf16_grad * &f32_grad).sum(Kind::Float) / (bf16_grad.norm() * f32_grad.norm())).unwrap();
+        let feature_error = relative(&bf16_features, &f32_features);
+        println!("bf16 vs f32: features {feature_error:.5} relative error, gradient cosine {cosine:.6}");
+        assert!(feature_error < 0.02, "features differ by {feature_error}");
+        assert!(cosine > 0.999, "gradient cosine {cosine}");
+        assert!(relative(&bf16_grad, &f32_grad) < 0.05, "gradient norm differs");
     }
 }

@@ -9,6 +9,6 @@ mod cnn;
 mod mlp;
 mod optimizer;
 
-pub use cnn::NatureCnn;
+pub use cnn::{NatureCnn, Precision};
 pub use mlp::{orthogonal_linear, Activation, Mlp};
 pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule};
