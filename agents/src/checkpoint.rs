@@ -1,16 +1,37 @@
 //! Checkpoint files: one safetensors file holding tensors (weights, optimizer moments, saved observations) and, in
-//! its metadata, the JSON training state (counters, random generator, env snapshots). Written atomically (temp file
-//! in the same folder, fsync, rename), so a run killed mid-write keeps its previous checkpoint intact.
+//! its metadata, the JSON training state (counters, random generator, env snapshots), the format version and a
+//! checksum (FNV-1a over the state and every tensor's name, dtype, shape and bytes). Written atomically (temp file
+//! in the same folder, fsync, rename), so a run killed mid-write keeps its previous checkpoint intact; loading
+//! verifies the checksum, so damaged bytes are an error naming the file, never a silently different model.
 
 use crate::{AgentError, Result};
+use rlx_replay::checksum::Fnv1a;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-/// The metadata key holding the JSON state.
+/// The metadata keys: the JSON state, the format version, the checksum (16 hex digits).
 const STATE_KEY: &str = "rlx_state";
+const FORMAT_KEY: &str = "rlx_format";
+const CHECKSUM_KEY: &str = "rlx_checksum";
+/// 1: checksummed. Files without a version predate checksums (format 0) and load unverified.
+const FORMAT_VERSION: u32 = 1;
+
+/// The checksum of a checkpoint's contents: the state text, then every tensor in name order.
+fn digest<'a>(state: &str, tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>) -> String {
+    let mut hash = Fnv1a::new();
+    hash.update(state.as_bytes());
+    let mut sorted: Vec<_> = tensors.collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, dtype, shape, data) in sorted {
+        hash.update(name.as_bytes());
+        hash.update(format!("{dtype:?}{shape:?}").as_bytes());
+        hash.update(data);
+    }
+    format!("{:016x}", hash.finish())
+}
 
 fn dtype(kind: Kind) -> Result<Dtype> {
     Ok(match kind {
@@ -38,6 +59,15 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], state: &serde_json::Value
     // Contiguous CPU copies, then byte views of them.
     let cpu: Vec<(String, Tensor)> =
         tensors.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
+    // Weights gone non-finite must not replace the last good checkpoint.
+    for (name, t) in &cpu {
+        if t.is_floating_point() && t.isfinite().all().int64_value(&[]) == 0 {
+            return Err(AgentError::Checkpoint {
+                path: path.display().to_string(),
+                reason: format!("not written: `{name}` holds non-finite values (the previous checkpoint is kept)"),
+            });
+        }
+    }
     let mut bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(cpu.len());
     for (name, t) in &cpu {
         let numel = t.numel();
@@ -49,7 +79,13 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], state: &serde_json::Value
         .iter()
         .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).expect("consistent tensor view")))
         .collect();
-    let metadata = HashMap::from([(STATE_KEY.to_string(), state.to_string())]);
+    let state_text = state.to_string();
+    let checksum = digest(&state_text, bytes.iter().map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice())));
+    let metadata = HashMap::from([
+        (STATE_KEY.to_string(), state_text),
+        (FORMAT_KEY.to_string(), FORMAT_VERSION.to_string()),
+        (CHECKSUM_KEY.to_string(), checksum),
+    ]);
     let serialized = safetensors::serialize(views, Some(metadata))
         .map_err(|e| AgentError::Checkpoint { path: path.display().to_string(), reason: e.to_string() })?;
 
@@ -68,26 +104,51 @@ pub struct Loaded {
     pub state: serde_json::Value,
 }
 
-/// Reads a checkpoint written by [`save`]; a missing, truncated or foreign file is a one-line error.
+/// Reads a checkpoint written by [`save`]; a missing, truncated, corrupt or foreign file, or one from a newer rlx,
+/// is a one-line error.
 pub fn load(path: &Path) -> Result<Loaded> {
     let err = |reason: String| AgentError::Checkpoint { path: path.display().to_string(), reason };
     let data = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     let (_, metadata) = SafeTensors::read_metadata(&data).map_err(|e| err(format!("not a valid checkpoint ({e})")))?;
-    let state_text = metadata
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(STATE_KEY))
-        .ok_or_else(|| err("no rlx state in the file".into()))?;
-    let state = serde_json::from_str(state_text).map_err(|e| err(format!("corrupt state ({e})")))?;
+    let metadata = metadata.metadata().clone().unwrap_or_default();
+    let state_text = metadata.get(STATE_KEY).ok_or_else(|| err("no rlx state in the file".into()))?;
+    let format: u32 = match metadata.get(FORMAT_KEY) {
+        None => 0,
+        Some(v) => v.parse().map_err(|_| err(format!("bad format version `{v}`")))?,
+    };
+    if format > FORMAT_VERSION {
+        return Err(err(format!("written by a newer rlx (format {format}; this one reads up to {FORMAT_VERSION})")));
+    }
     let st = SafeTensors::deserialize(&data).map_err(|e| err(format!("not a valid checkpoint ({e})")))?;
+    let views = st.tensors();
+    if format >= 1 {
+        let want = metadata.get(CHECKSUM_KEY).ok_or_else(|| err("no checksum in the file".into()))?;
+        let got = digest(state_text, views.iter().map(|(n, v)| (n.as_str(), v.dtype(), v.shape(), v.data())));
+        if &got != want {
+            return Err(err("checksum mismatch: the file is corrupt".into()));
+        }
+    }
+    let state = serde_json::from_str(state_text).map_err(|e| err(format!("corrupt state ({e})")))?;
     let mut tensors = HashMap::new();
-    for (name, view) in st.tensors() {
+    for (name, view) in views {
         let kind = kind(view.dtype())
             .ok_or_else(|| err(format!("tensor `{name}` has unsupported dtype {:?}", view.dtype())))?;
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         tensors.insert(name, Tensor::from_data_size(view.data(), &shape, kind));
     }
     Ok(Loaded { tensors, state })
+}
+
+/// Refuses a checkpoint written by another algorithm or for another env than the run's (files from before the
+/// env was recorded name none and pass).
+pub fn check_identity(state: &serde_json::Value, algo: &str, env_id: &str) -> Result<(), String> {
+    if state["algo"] != algo {
+        return Err(format!("written by `{}`, not {algo}", state["algo"].as_str().unwrap_or("?")));
+    }
+    match state["env_id"].as_str() {
+        Some(saved) if saved != env_id => Err(format!("written for {saved}, not {env_id}")),
+        _ => Ok(()),
+    }
 }
 
 /// Copies the tensors named `<prefix><variable>` into `vs`'s variables; every variable must be present with its
@@ -137,10 +198,35 @@ mod tests {
         assert!(loaded.tensors["b"].equal(&b));
         assert!(!dir.path().join(".checkpoint.safetensors.tmp").exists());
 
+        // Damaged tensor bytes (the last byte of the file is in tensor data): the checksum catches it.
         let bytes = std::fs::read(&path).unwrap();
+        let mut damaged = bytes.clone();
+        *damaged.last_mut().unwrap() ^= 0xFF;
+        std::fs::write(&path, &damaged).unwrap();
+        let err = load(&path).err().unwrap().to_string();
+        assert!(err.ends_with("checksum mismatch: the file is corrupt"), "{err}");
+        // A file from a newer rlx.
+        let key = b"\"rlx_format\":\"1\"";
+        let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
+        let mut newer = bytes.clone();
+        newer[at + key.len() - 2] = b'9';
+        std::fs::write(&path, &newer).unwrap();
+        assert!(load(&path).err().unwrap().to_string().contains("newer rlx (format 9"));
+        // Truncated.
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let err = load(&path).err().unwrap().to_string();
         assert!(err.starts_with(&format!("checkpoint {}: ", path.display())), "{err}");
         assert!(load(&dir.path().join("missing.safetensors")).is_err());
+    }
+
+    #[test]
+    fn another_algorithm_or_env_is_refused() {
+        let state = serde_json::json!({"algo": "dqn", "env_id": "PongNoFrameskip-v4"});
+        assert!(check_identity(&state, "dqn", "PongNoFrameskip-v4").is_ok());
+        assert_eq!(check_identity(&state, "ppo", "PongNoFrameskip-v4").unwrap_err(), "written by `dqn`, not ppo");
+        assert_eq!(
+            check_identity(&state, "dqn", "BreakoutNoFrameskip-v4").unwrap_err(),
+            "written for PongNoFrameskip-v4, not BreakoutNoFrameskip-v4"
+        );
     }
 }

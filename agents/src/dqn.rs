@@ -17,6 +17,7 @@
 
 use crate::checkpoint;
 use crate::device::DeviceChoice;
+use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::qnetwork::{QNetwork, QNetworkConfig};
 use crate::schedule::Schedule;
@@ -139,6 +140,8 @@ pub struct DqnConfig {
     /// Save the replay buffer beside the checkpoint, so a resume continues exactly (default true; without it,
     /// a resume refills the buffer with `learning_starts` random steps).
     pub save_replay: bool,
+    /// A non-finite TD loss or gradient: "error" stops training (default), "skip" skips that update.
+    pub nan_policy: NanPolicy,
 
     /// Step the envs on an actor thread while the learner trains (rlx's parallel mode, same replay ratio and the
     /// same result on any machine); false = SB3's single-threaded loop, step for step (default false).
@@ -199,6 +202,7 @@ impl Default for DqnConfig {
             precision: Precision::F32,
             checkpoint_interval: 100_000,
             save_replay: true,
+            nan_policy: NanPolicy::Error,
             actor_thread: false,
             actor_sync_interval: 400,
             eval_interval: 0,
@@ -353,6 +357,8 @@ pub struct Learner<T> {
     device: Device,
     /// Draws minibatches (and, in SB3's single-threaded loop, exploration as well); saved in checkpoints.
     rng: rand_pcg::Pcg64,
+    /// Updates skipped for a non-finite loss or gradient (`nan_policy = "skip"`), this session.
+    skipped_updates: u64,
 }
 
 pub struct Dqn<V: VecEnv> {
@@ -426,6 +432,7 @@ where
                 batch: Batch::default(),
                 device,
                 rng: rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0xD00D_5EED),
+                skipped_updates: 0,
             },
             actor_rng: rand_pcg::Pcg64::seed_from_u64(config.seed ^ 0xAC70_5EED),
             next_checkpoint: config.checkpoint_interval,
@@ -475,12 +482,19 @@ where
             if self.config.actor_thread {
                 self.learn_with_actor(segment_end, logger, &clock)?;
             } else {
-                while self.progress.global_step < segment_end {
+                while self.progress.global_step < segment_end && !guard::interrupted() {
                     self.collect_step(logger)?;
-                    self.learner.after_env_step(&self.config, &mut self.replay, &mut self.progress, logger, &clock);
+                    self.learner.after_env_step(&self.config, &mut self.replay, &mut self.progress, logger, &clock)?;
                 }
             }
             let step = self.progress.global_step;
+            if guard::interrupted() {
+                if let Some(path) = checkpoint_path {
+                    self.save(path)?;
+                }
+                logger.finish();
+                return Err(AgentError::Interrupted { step });
+            }
             if eval_interval > 0 && step / eval_interval > before / eval_interval {
                 self.evaluate(logger)?;
             }
@@ -574,18 +588,25 @@ where
             let handle = scope.spawn(move || actor.run(env, last_obs, actor_rng, writer, weights_rx));
             // `shared` and `weights_tx` live in this closure: if the learner fails, dropping them stops the actor.
             let (mut shared, weights_tx) = (shared, weights_tx);
+            // Every step the actor took is applied, also when it stops early (an interrupt, an env error), so the
+            // buffer and the counters always match the envs' state.
+            let mut learned = Ok(());
             while progress.vector_steps < end {
-                let Some(episodes) = shared.apply_next() else { break }; // the actor stopped: its error below
+                let Some(episodes) = shared.apply_next() else { break }; // the actor stopped
                 progress.global_step += n;
                 progress.vector_steps += 1;
                 log_episodes(logger, episodes.into_iter(), progress.global_step, n as usize);
-                learner.after_env_step(config, shared.buffer, progress, logger, clock);
+                learned = learner.after_env_step(config, shared.buffer, progress, logger, clock);
+                if learned.is_err() {
+                    break;
+                }
                 if progress.vector_steps.is_multiple_of(sync) {
                     let _ = weights_tx.send((progress.vector_steps, snapshot(&learner.q)));
                 }
             }
             drop((shared, weights_tx));
-            handle.join().map_err(|_| AgentError::Runtime("the actor thread panicked".into()))?
+            let acted = handle.join().map_err(|_| AgentError::Runtime("the actor thread panicked".into()))?;
+            learned.and(acted)
         })
     }
 }
@@ -674,6 +695,9 @@ impl Actor<'_> {
         let q = QNetwork::new(&self.observation_space, &self.action_space, &network, self.device)?;
         let (mut held, mut arrived) = (None, std::collections::VecDeque::new());
         for v in self.start..self.end {
+            if guard::interrupted() {
+                return Ok(()); // the learner applies what was sent, then the segment ends
+            }
             let global_step = v * n as u64;
             let epsilon = exploration_rate(self.config, global_step, self.learn_after);
             let needed = ((v / self.sync) * self.sync).saturating_sub(self.sync).max(self.start);
@@ -730,13 +754,13 @@ impl<T: DqnObs> Learner<T> {
         progress: &mut Progress,
         logger: &mut Logger,
         clock: &Clock,
-    ) {
+    ) -> Result<()> {
         let n = config.n_envs as u64;
         if progress.vector_steps.is_multiple_of((config.target_update_interval / n).max(1)) {
             self.update_target(config.tau);
         }
         if progress.vector_steps.is_multiple_of(config.train_freq) && progress.global_step > progress.learn_after {
-            self.train(config, replay, progress, logger);
+            self.train(config, replay, progress, logger)?;
         }
         let step = progress.global_step;
         if progress.vector_steps.is_multiple_of(100) || step >= config.total_timesteps {
@@ -745,16 +769,23 @@ impl<T: DqnObs> Learner<T> {
             logger.scalar("charts/epsilon", config.epsilon(step), step);
             logger.progress(step, sps);
         }
+        Ok(())
     }
 
-    fn train(&mut self, cfg: &DqnConfig, replay: &mut ReplayBuffer<T>, progress: &mut Progress, logger: &mut Logger) {
+    fn train(
+        &mut self,
+        cfg: &DqnConfig,
+        replay: &mut ReplayBuffer<T>,
+        progress: &mut Progress,
+        logger: &mut Logger,
+    ) -> Result<()> {
         let progress_remaining = 1.0 - progress.global_step as f64 / cfg.total_timesteps as f64;
         let lr = cfg.learning_rate.value(progress_remaining);
         let beta = cfg.per_beta0 + (1.0 - cfg.per_beta0) * (1.0 - progress_remaining);
         let (mut losses, mut q_values) = (Vec::new(), Vec::new());
         for _ in 0..cfg.gradient_steps {
             if replay.sample(cfg.batch_size, beta, &mut self.rng, &mut self.batch).is_err() {
-                return; // nothing sampleable yet (learning_starts smaller than the n-step window)
+                return Ok(()); // nothing sampleable yet (learning_starts smaller than the n-step window)
             }
             let b = &self.batch;
             let rows = cfg.batch_size as i64;
@@ -782,21 +813,37 @@ impl<T: DqnObs> Learner<T> {
                 },
                 cfg.loss,
             );
-            self.optimizer.backward_step(&out.loss, lr, Some(cfg.max_grad_norm));
+            // A non-finite loss or gradient never reaches the weights (see `nan_policy`).
+            let loss = out.loss.double_value(&[]);
+            if !loss.is_finite() {
+                guard::non_finite(cfg.nan_policy, "the TD loss", loss, progress.global_step)?;
+                self.skipped_updates += 1;
+                logger.scalar("charts/skipped_updates", self.skipped_updates as f64, progress.global_step);
+                continue;
+            }
+            if let Err(norm) = self.optimizer.backward_step(&out.loss, lr, Some(cfg.max_grad_norm)) {
+                guard::non_finite(cfg.nan_policy, "the TD loss's gradient norm", norm, progress.global_step)?;
+                self.skipped_updates += 1;
+                logger.scalar("charts/skipped_updates", self.skipped_updates as f64, progress.global_step);
+                continue;
+            }
             progress.gradient_steps += 1;
             if cfg.prioritized {
                 let errors = Vec::<f32>::try_from(out.td_errors.abs().to_device(Device::Cpu)).expect("floats");
                 let priorities: Vec<f64> = errors.iter().map(|&e| e as f64 + cfg.per_eps).collect();
                 replay.update_priorities(&self.batch.indices, &priorities);
             }
-            losses.push(out.loss.double_value(&[]));
+            losses.push(loss);
             q_values.push(out.mean_q);
         }
-        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
         let step = progress.global_step;
-        logger.scalar("losses/td_loss", mean(&losses), step);
-        logger.scalar("losses/q_values", mean(&q_values), step);
+        if !losses.is_empty() {
+            logger.scalar("losses/td_loss", mean(&losses), step);
+            logger.scalar("losses/q_values", mean(&q_values), step);
+        }
         logger.scalar("charts/learning_rate", lr, step);
+        Ok(())
     }
 
     /// Hard copy (`tau` = 1) or Polyak averaging of the online weights into the target network.
@@ -844,6 +891,7 @@ where
         tensors.push(("state.last_obs".into(), Tensor::from_slice(&self.last_obs)));
         let state = serde_json::json!({
             "algo": "dqn",
+            "env_id": self.config.env_id,
             "global_step": self.progress.global_step,
             "vector_steps": self.progress.vector_steps,
             "gradient_steps": self.progress.gradient_steps,
@@ -878,9 +926,7 @@ where
         let loaded = checkpoint::load(path)?;
         let err = |reason: String| AgentError::Checkpoint { path: path.display().to_string(), reason };
         let s = &loaded.state;
-        if s["algo"] != "dqn" {
-            return Err(err(format!("written by `{}`, not dqn", s["algo"])));
-        }
+        checkpoint::check_identity(s, "dqn", &self.config.env_id).map_err(err)?;
         load_weights(&mut self.learner.q, &loaded.tensors, "q.").map_err(err)?;
         load_weights(&mut self.learner.target, &loaded.tensors, "target.").map_err(err)?;
         let opt: std::collections::HashMap<String, Tensor> = loaded

@@ -3,12 +3,14 @@
 //! - [`ppo`]: PPO as Stable-Baselines3 implements it (discrete and continuous, MLP and NatureCNN policies).
 //! - [`dqn`]: DQN as Stable-Baselines3 implements it, with Double DQN, dueling, n-step and prioritized replay.
 //! - Shared machinery: [`policy`] (actor-critic networks), [`qnetwork`] (Q-networks), [`distributions`], [`schedule`] (constant/linear),
-//!   [`logger`] (TensorBoard + CSV + progress bar), [`checkpoint`] (atomic safetensors files), [`device`].
+//!   [`logger`] (TensorBoard + CSV + progress bar), [`checkpoint`] (atomic, checksummed safetensors files),
+//!   [`guard`] (non-finite guards, interrupts), [`device`].
 
 pub mod checkpoint;
 pub mod device;
 pub mod distributions;
 pub mod dqn;
+pub mod guard;
 pub mod logger;
 pub mod policy;
 pub mod ppo;
@@ -29,6 +31,12 @@ pub enum AgentError {
     /// A failure while training that is none of the above (an evaluation's env, a panicked actor thread).
     #[error("{0}")]
     Runtime(String),
+    /// A non-finite loss or gradient under `nan_policy = "error"`.
+    #[error("{0}")]
+    NonFinite(String),
+    /// Training stopped on Ctrl-C or SIGTERM after writing a checkpoint at `step`.
+    #[error("interrupted at step {step}; a checkpoint was written")]
+    Interrupted { step: u64 },
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }

@@ -11,6 +11,7 @@
 
 use crate::checkpoint;
 use crate::device::DeviceChoice;
+use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::policy::{ActorCritic, PolicyConfig};
 use crate::schedule::Schedule;
@@ -82,6 +83,8 @@ pub struct PpoConfig {
     pub max_grad_norm: f64,
     /// Stop the epochs of an update when approx_kl > 1.5 * target_kl; unset = never (default unset).
     pub target_kl: Option<f64>,
+    /// A non-finite loss or gradient: "error" stops training (default), "skip" skips that minibatch's update.
+    pub nan_policy: NanPolicy,
 
     /// Actor and critic hidden layers for vector observations (default [64, 64] each).
     pub net_arch_pi: Vec<i64>,
@@ -125,6 +128,7 @@ impl Default for PpoConfig {
             vf_coef: 0.5,
             max_grad_norm: 0.5,
             target_kl: None,
+            nan_policy: NanPolicy::Error,
             net_arch_pi: policy.net_arch_pi,
             net_arch_vf: policy.net_arch_vf,
             activation: policy.activation,
@@ -286,6 +290,8 @@ pub struct Ppo<V: VecEnv> {
     last_obs: Vec<V::Obs>,
     last_episode_starts: Vec<bool>,
     next_checkpoint: u64,
+    /// Updates skipped for a non-finite loss or gradient (`nan_policy = "skip"`), this session.
+    pub skipped_updates: u64,
 }
 
 impl<V: VecEnv> Ppo<V>
@@ -320,6 +326,7 @@ where
             rng,
             global_step: 0,
             iteration: 0,
+            skipped_updates: 0,
             last_obs,
             next_checkpoint,
         })
@@ -333,18 +340,26 @@ where
         while self.global_step < self.config.total_timesteps {
             self.collect_rollouts(logger)?;
             let progress_remaining = 1.0 - self.global_step as f64 / self.config.total_timesteps as f64;
-            self.train(progress_remaining, logger);
+            self.train(progress_remaining, logger)?;
             self.iteration += 1;
             let sps = (self.global_step - start_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
             logger.scalar("charts/SPS", sps, self.global_step);
             logger.progress(self.global_step, sps);
             if let Some(path) = checkpoint_path {
                 if self.config.checkpoint_interval > 0 && self.global_step >= self.next_checkpoint {
-                    self.save(path)?;
                     while self.next_checkpoint <= self.global_step {
                         self.next_checkpoint += self.config.checkpoint_interval;
                     }
+                    self.save(path)?;
                 }
+            }
+            // Ctrl-C or SIGTERM: stop between updates, where a checkpoint captures everything.
+            if guard::interrupted() {
+                if let Some(path) = checkpoint_path {
+                    self.save(path)?;
+                }
+                logger.finish();
+                return Err(AgentError::Interrupted { step: self.global_step });
             }
         }
         if let Some(path) = checkpoint_path {
@@ -419,7 +434,7 @@ where
     // The update: n_epochs over shuffled minibatches of the rollout.
     // -----------------------------------------------------------------------------------------------------------
 
-    fn train(&mut self, progress_remaining: f64, logger: &mut Logger) {
+    fn train(&mut self, progress_remaining: f64, logger: &mut Logger) -> Result<()> {
         let cfg = &self.config;
         let (n_epochs, batch_size) = (cfg.n_epochs, cfg.batch_size);
         let lr = cfg.learning_rate.value(progress_remaining);
@@ -451,7 +466,7 @@ where
                     old_values: rows(&old_values),
                     returns: rows(&returns),
                 };
-                let (losses, stepped) = self.minibatch_step(&minibatch, lr, clip_range, clip_range_vf);
+                let (losses, stepped) = self.minibatch_step(&minibatch, lr, clip_range, clip_range_vf)?;
                 pg_losses.push(losses.policy_loss);
                 value_losses.push(losses.value_loss);
                 entropy_losses.push(losses.entropy_loss);
@@ -473,6 +488,10 @@ where
         logger.scalar("losses/approx_kl", mean(&approx_kls), step);
         logger.scalar("losses/clipfrac", mean(&clip_fractions), step);
         logger.scalar("losses/explained_variance", explained, step);
+        if self.skipped_updates > 0 {
+            logger.scalar("charts/skipped_updates", self.skipped_updates as f64, step);
+        }
+        Ok(())
     }
 
     /// The loss of one minibatch under the current policy (SB3's `evaluate_actions`, then [`ppo_loss`]).
@@ -498,20 +517,31 @@ where
     }
 
     /// One minibatch of the update: its loss, then one optimizer step (gradients clipped to `max_grad_norm`),
-    /// unless the approximate KL passed 1.5 `target_kl` (SB3's early stop: no step, and `false`).
+    /// unless the approximate KL passed 1.5 `target_kl` (SB3's early stop: no step, and `false`). A non-finite
+    /// loss or gradient is an error, or a skipped step under `nan_policy = "skip"`.
     pub fn minibatch_step(
         &mut self,
         mb: &Minibatch,
         lr: f64,
         clip_range: f64,
         clip_range_vf: Option<f64>,
-    ) -> (Losses, bool) {
+    ) -> Result<(Losses, bool)> {
         let losses = self.minibatch_loss(mb, clip_range, clip_range_vf);
-        if self.config.target_kl.is_some_and(|kl| losses.approx_kl > 1.5 * kl) {
-            return (losses, false);
+        let (policy, step) = (self.config.nan_policy, self.global_step);
+        let loss = losses.loss.double_value(&[]);
+        if !loss.is_finite() {
+            guard::non_finite(policy, "the PPO loss", loss, step)?;
+            self.skipped_updates += 1;
+            return Ok((losses, true));
         }
-        self.optimizer.backward_step(&losses.loss, lr, Some(self.config.max_grad_norm));
-        (losses, true)
+        if self.config.target_kl.is_some_and(|kl| losses.approx_kl > 1.5 * kl) {
+            return Ok((losses, false));
+        }
+        if let Err(norm) = self.optimizer.backward_step(&losses.loss, lr, Some(self.config.max_grad_norm)) {
+            guard::non_finite(policy, "the PPO loss's gradient norm", norm, step)?;
+            self.skipped_updates += 1;
+        }
+        Ok((losses, true))
     }
 
     // -----------------------------------------------------------------------------------------------------------
@@ -537,6 +567,7 @@ where
         tensors.push(("state.last_obs".into(), Tensor::from_slice(&self.last_obs)));
         let state = serde_json::json!({
             "algo": "ppo",
+            "env_id": self.config.env_id,
             "global_step": self.global_step,
             "iteration": self.iteration,
             "adam_step": adam_step,
@@ -552,6 +583,7 @@ where
     pub fn load(&mut self, path: &Path) -> Result<()> {
         let loaded = checkpoint::load(path)?;
         let err = |reason: String| AgentError::Checkpoint { path: path.display().to_string(), reason };
+        checkpoint::check_identity(&loaded.state, "ppo", &self.config.env_id).map_err(err)?;
         load_policy_weights(&mut self.policy, &loaded.tensors).map_err(err)?;
         let adam: std::collections::HashMap<String, Tensor> = loaded
             .tensors
@@ -559,9 +591,6 @@ where
             .filter_map(|(n, t)| n.strip_prefix("adam.").map(|k| (k.to_string(), t.shallow_clone())))
             .collect();
         let s = &loaded.state;
-        if s["algo"] != "ppo" {
-            return Err(err(format!("written by `{}`, not ppo", s["algo"])));
-        }
         let number = |key: &str| s[key].as_u64().ok_or_else(|| err(format!("state field `{key}` missing")));
         self.optimizer.load_state(&adam, number("adam_step")? as i64).map_err(err)?;
         self.global_step = number("global_step")?;

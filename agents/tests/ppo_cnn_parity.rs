@@ -123,7 +123,7 @@ fn cnn_policy_loss_gradients_and_update_match_sb3() {
     }
 
     // One whole update.
-    let (_, stepped) = agent.minibatch_step(&minibatch, lr, clip_range, None);
+    let (_, stepped) = agent.minibatch_step(&minibatch, lr, clip_range, None).unwrap();
     assert!(stepped);
     let updated = agent.policy.vs.variables();
     for name in &names {

@@ -111,8 +111,9 @@ impl Optimizer {
 
     /// Backpropagates `loss` to the parameters and takes one [`Adam::step`]. The gradients are returned by the
     /// autograd engine (`torch.autograd.grad`) instead of accumulated into `.grad`, which saves an accumulation and
-    /// a zeroing per parameter; `.grad` is left untouched.
-    pub fn backward_step(&mut self, loss: &Tensor, lr: f64, max_grad_norm: Option<f64>) -> f64 {
+    /// a zeroing per parameter; `.grad` is left untouched. Returns the gradient norm, or `Err(norm)` without
+    /// touching the weights or the optimizer state when the gradient is not finite.
+    pub fn backward_step(&mut self, loss: &Tensor, lr: f64, max_grad_norm: Option<f64>) -> Result<f64, f64> {
         let params: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
         let grads = Tensor::run_backward(&[loss], &params, false, false);
         let g = self.flatten(grads);
@@ -120,7 +121,7 @@ impl Optimizer {
     }
 
     /// One step from the gradients accumulated in `.grad` by `loss.backward()` (see [`Adam::zero_grad`]).
-    pub fn step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> f64 {
+    pub fn step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> Result<f64, f64> {
         let g = self.flatten(self.params.iter().map(|(_, p)| p.grad()));
         self.apply(g, lr, max_grad_norm)
     }
@@ -146,15 +147,18 @@ impl Optimizer {
     /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
     /// RMSprop: `v = a v + (1 - a) g^2`; centered: `ga = a ga + (1 - a) g`, `d = sqrt(v - ga^2) + eps`, else
     /// `d = sqrt(v) + eps`; `p -= lr g / d`, or with momentum `m = mu m + g / d; p -= lr m`.
-    /// `g`: (P,) the flat gradient. Returns the gradient norm before clipping (NaN when not clipping).
-    fn apply(&mut self, mut g: Tensor, lr: f64, max_grad_norm: Option<f64>) -> f64 {
-        self.step += 1;
+    /// `g`: (P,) the flat gradient. Returns the gradient norm before clipping; a non-finite gradient is
+    /// `Err(norm)` and changes nothing.
+    fn apply(&mut self, mut g: Tensor, lr: f64, max_grad_norm: Option<f64>) -> Result<f64, f64> {
         tch::no_grad(|| {
-            let mut norm = f64::NAN;
+            let total = g.norm();
+            let norm = total.double_value(&[]);
+            if !norm.is_finite() {
+                return Err(norm);
+            }
+            self.step += 1;
             if let Some(max_norm) = max_grad_norm {
-                let total = g.norm();
                 g *= (max_norm / (&total + 1e-6)).clamp_max(1.0);
-                norm = total.double_value(&[]);
             }
             match self.rule {
                 Rule::Adam(AdamConfig { beta1, beta2, eps }) => {
@@ -184,7 +188,7 @@ impl Optimizer {
                     }
                 }
             }
-            norm
+            Ok(norm)
         })
     }
 
@@ -236,9 +240,9 @@ mod tests {
             if step == 0 {
                 adam.zero_grad();
                 loss.backward();
-                norms.push(adam.step(0.1, Some(1.0)));
+                norms.push(adam.step(0.1, Some(1.0)).unwrap());
             } else {
-                norms.push(adam.backward_step(&loss, 0.1, Some(1.0)));
+                norms.push(adam.backward_step(&loss, 0.1, Some(1.0)).unwrap());
             }
         }
         let got = Vec::<f32>::try_from(&w.detach()).unwrap();
@@ -246,6 +250,18 @@ mod tests {
         assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?} vs {want:?}");
         assert!((norms[0] - 25.0).abs() < 1e-4 && (norms[1] - 18.0001).abs() < 1e-3, "{norms:?}");
     }
+    #[test]
+    fn a_non_finite_gradient_changes_nothing() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var("w", &[2], nn::Init::Const(1.0));
+        let mut adam = Adam::new(&vs, AdamConfig::default());
+        let loss = (&w * f64::NAN).sum(Kind::Float);
+        assert!(adam.backward_step(&loss, 0.1, Some(1.0)).unwrap_err().is_nan());
+        assert_eq!(Vec::<f32>::try_from(&w.detach()).unwrap(), [1.0, 1.0]);
+        assert_eq!(adam.state().1, 0, "no step counted");
+        assert!(adam.backward_step(&w.sum(Kind::Float), 0.1, None).is_ok());
+    }
+
     /// Two clipped updates with `torch.optim.RMSprop(lr=0.1, alpha=0.95, eps=0.01)`, centered with momentum 0.5 and
     /// plain (script `models/tests/reference_rmsprop.py`, PyTorch 2.11.0).
     #[test]
@@ -261,8 +277,9 @@ mod tests {
             let config = RmsPropConfig { alpha: 0.95, eps: 0.01, centered, momentum };
             let mut rmsprop = Optimizer::rmsprop(&vs, config);
             let x = Tensor::from_slice(&[3.0f32, 4.0]);
-            let norms: Vec<f64> =
-                (0..2).map(|_| rmsprop.backward_step(&(&w * &x).sum(Kind::Float).square(), 0.1, Some(1.0))).collect();
+            let norms: Vec<f64> = (0..2)
+                .map(|_| rmsprop.backward_step(&(&w * &x).sum(Kind::Float).square(), 0.1, Some(1.0)).unwrap())
+                .collect();
             let got = Vec::<f32>::try_from(&w.detach()).unwrap();
             assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{centered}: {got:?} vs {want:?}");
             assert!(norms.iter().zip(want_norms).all(|(a, b)| (a - b).abs() < 1e-3), "{norms:?}");

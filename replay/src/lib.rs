@@ -7,7 +7,9 @@
 //!   a checksummed file for resume.
 //! - [`SharedReplay`] / [`ReplayWriter`]: the same buffer shared by actor threads (steps sent over a bounded
 //!   channel, applied by the learner that owns the buffer).
+//! - [`checksum`]: the FNV-1a checksum of every file rlx writes for resume.
 
+pub mod checksum;
 mod error;
 mod persist;
 mod replay;

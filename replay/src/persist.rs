@@ -3,6 +3,7 @@
 //! file, synced and renamed, so a crash mid-write leaves the previous file intact; a truncated, corrupt or foreign
 //! file (another layout or element type, a newer format) is refused with one line naming it.
 
+use crate::checksum::Fnv1a;
 use crate::error::{ReplayError, Result};
 use crate::replay::{Padding, ReplayBuffer, ReplayConfig};
 use std::io::{BufWriter, Read, Write};
@@ -56,24 +57,10 @@ struct Header {
     written: Vec<u64>,
 }
 
-/// FNV-1a, 64 bits, fed incrementally.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
 /// Writes the checksummed body to `out`, chunk by chunk, so a 7 GB buffer needs no second copy in memory.
 struct Body<W: Write> {
     out: W,
-    hash: Fnv,
+    hash: Fnv1a,
 }
 
 impl<W: Write> Body<W> {
@@ -89,7 +76,7 @@ impl<T: Element> ReplayBuffer<T> {
         let fail = |e: std::io::Error| ReplayError::Write { path: path.display().to_string(), reason: e.to_string() };
         let tmp = path.with_extension("tmp");
         let file = std::fs::File::create(&tmp).map_err(fail)?;
-        let mut body = Body { out: BufWriter::with_capacity(1 << 20, file), hash: Fnv::new() };
+        let mut body = Body { out: BufWriter::with_capacity(1 << 20, file), hash: Fnv1a::new() };
         let c = self.config();
         let header = Header {
             format_version: FORMAT_VERSION,
@@ -129,7 +116,7 @@ impl<T: Element> ReplayBuffer<T> {
                 (0..self.cap * c.n_envs).for_each(|i| chunk.extend_from_slice(&tree.get(i).to_le_bytes()));
                 body.put(&chunk)?;
             }
-            let sum = body.hash.0;
+            let sum = body.hash.finish();
             body.out.write_all(&sum.to_le_bytes())?;
             let file = body.out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()
@@ -152,7 +139,7 @@ impl<T: Element> ReplayBuffer<T> {
             return Err(bad("not an rlx replay file".into()));
         }
         let (body, trailer) = bytes.split_at(bytes.len() - 8);
-        let mut hash = Fnv::new();
+        let mut hash = Fnv1a::new();
         hash.update(body);
         let json_len = u64::from_le_bytes(body[8..16].try_into().expect("8 bytes")) as usize;
         let header: Header = body
@@ -190,7 +177,7 @@ impl<T: Element> ReplayBuffer<T> {
                 stream_bytes * config.n_envs + tree_bytes
             )));
         }
-        if hash.0.to_le_bytes() != trailer {
+        if hash.finish().to_le_bytes() != trailer {
             return Err(bad("checksum mismatch: the file is corrupt".into()));
         }
         for (env, s) in buffer.streams.iter_mut().enumerate() {

@@ -60,6 +60,8 @@ pub fn run(run_dir: &Path, args: &EvalArgs) -> Result<()> {
     let config = read_config(run_dir)?;
     let path = run_dir.join(CHECKPOINT_FILE);
     let loaded = checkpoint::load(&path)?;
+    checkpoint::check_identity(&loaded.state, config.algo(), config.env_id())
+        .map_err(|reason| anyhow::anyhow!("checkpoint {}: {reason}", path.display()))?;
     let device = args.device.resolve()?;
     let seed = args.seed.unwrap_or(config.seed() + 10_000);
     let (returns, how) = match &config {

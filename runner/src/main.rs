@@ -68,6 +68,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Said already, with how to resume; 130 as a shell reports an interrupted command.
+        Err(e) if matches!(e.downcast_ref(), Some(rlx_agents::AgentError::Interrupted { .. })) => ExitCode::from(130),
         Err(e) => {
             // One line, the whole cause chain, no backtrace: user mistakes are not crashes.
             eprintln!("rlx: error: {e:#}");

@@ -6,8 +6,10 @@ use crate::run_config::{Agent, RunConfig};
 use anyhow::{bail, Context, Result};
 use rlx_agents::device::{self, DeviceChoice};
 use rlx_agents::dqn::{Dqn, DqnObs};
+use rlx_agents::guard;
 use rlx_agents::logger::Logger;
 use rlx_agents::ppo::Ppo;
+use rlx_agents::AgentError;
 use rlx_envs::vector::VecEnv;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,20 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// Ctrl-C or SIGTERM while training: the first asks the loop to stop at its next consistent point and write a
+/// checkpoint; a second exits at once (exit code 130).
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if guard::interrupted() {
+            std::process::exit(130);
+        }
+        eprintln!("\nrlx: stopping: writing a checkpoint (interrupt again to quit at once)");
+        guard::request_interrupt();
+    });
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
+    install_interrupt_handler();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     if let Some(run_dir) = &args.resume {
         return resume(run_dir, &args.overrides, args.device, show_progress);
@@ -193,7 +208,15 @@ impl Start<'_> {
         let run_dir = self.run_dir;
         let started = std::time::Instant::now();
         let start_step = agent.global_step();
-        agent.learn(&mut logger, &run_dir.join(CHECKPOINT_FILE))?;
+        if let Err(e) = agent.learn(&mut logger, &run_dir.join(CHECKPOINT_FILE)) {
+            if let Some(AgentError::Interrupted { step }) = e.downcast_ref::<AgentError>() {
+                eprintln!(
+                    "rlx: interrupted at step {step}; checkpoint written: resume with rlx train --resume {}",
+                    run_dir.display()
+                );
+            }
+            return Err(e);
+        }
         let wall = started.elapsed().as_secs_f64();
         let summary = serde_json::json!({
             "algo": algo,

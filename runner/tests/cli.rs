@@ -237,6 +237,13 @@ fn bad_input_is_a_one_line_error_that_touches_nothing() {
         assert_eq!(&std::fs::read(dir.join(f)).unwrap(), bytes, "{f} changed");
     }
     let checkpoint = dir.join("checkpoint.safetensors");
+    // 4 KB of the weights overwritten with 0xFF: the checksum refuses the file, for evaluation and resume alike.
+    let mut damaged = before[2].1.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle..middle + 4096].fill(0xFF);
+    std::fs::write(&checkpoint, &damaged).unwrap();
+    expect_error(&["eval", d], "checksum mismatch: the file is corrupt");
+    expect_error(&["train", "--resume", d], "checksum mismatch: the file is corrupt");
     std::fs::write(&checkpoint, &before[2].1[..100]).unwrap();
     expect_error(&["eval", d], "not a valid checkpoint");
     expect_error(&["train", "--resume", d], "not a valid checkpoint");
@@ -390,4 +397,79 @@ fn atari_dqn_trains_resumes_exactly_and_evaluates_with_the_nature_protocol() {
     // Pong: random -20.7, human 9.3.
     let normalized = 100.0 * (mean + 20.7) / 30.0;
     assert!(text.contains(&format!("human_normalized {normalized:.1}%")), "{text}");
+}
+
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_the_run_resumes_from_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let sets = ["total_timesteps=1000000", "checkpoint_interval=0", "actor_thread=true", "torch_threads=1"];
+    let child = Command::new(env!("CARGO_BIN_EXE_rlx"))
+        .args(dqn_args("CartPole-v1", &dir, &sets))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once training is under way (the CSV has rows past learning_starts).
+    let csv = dir.join("progress.csv");
+    while !std::fs::read_to_string(&csv).is_ok_and(|t| t.contains("losses/td_loss")) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let step: u64 = err.split("interrupted at step ").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
+    assert!(err.contains(&format!("rlx train --resume {}", dir.display())), "{err}");
+    assert!(step < 1_000_000);
+    // The checkpoint holds that step: the resume starts there and finishes.
+    let out = rlx(&["train", "--resume", dir.to_str().unwrap(), "--set", &format!("total_timesteps={}", step + 500)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("at step {step} of")), "{}", stderr(&out));
+}
+
+#[test]
+fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // A learning rate of 1e30 sends the weights past what f32 products can hold: the TD loss becomes NaN at
+    // the second update, after the checkpoint at step 500.
+    let sets = ["total_timesteps=3000", "learning_starts=600", "checkpoint_interval=500", "learning_rate=1e30"];
+    let args = dqn_args("CartPole-v1", &dir, &sets);
+    let out = Command::new(env!("CARGO_BIN_EXE_rlx")).args(&args).output().unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("rlx: error: the TD loss") && err.contains("training stopped before the update"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("rlx: error")).count(), 1, "{err}");
+    let checkpoint = rlx_agents::checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert!(checkpoint.state["global_step"].as_u64().unwrap() <= 1000, "the last good checkpoint is kept");
+    assert!(rlx(&["eval", dir.to_str().unwrap(), "--episodes", "1"]).status.success());
+
+    // Skipping instead: the run finishes and counts what it skipped.
+    let skip = tmp.path().join("skip");
+    let mut sets = sets.to_vec();
+    sets.push("nan_policy=skip");
+    let out = Command::new(env!("CARGO_BIN_EXE_rlx")).args(dqn_args("CartPole-v1", &skip, &sets)).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(curve(&skip).iter().any(|(_, tag, _)| tag == "charts/skipped_updates"));
+}
+
+#[test]
+fn a_full_disk_during_a_checkpoint_is_an_error_and_the_previous_checkpoint_survives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap();
+    let out = rlx(&["train", "ppo", "--env", "CartPole-v1", "--run-dir", d, "--set", "total_timesteps=2048"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let checkpoint = dir.join("checkpoint.safetensors");
+    let before = std::fs::read(&checkpoint).unwrap();
+    // The checkpoint's temporary file is written first: pointed at /dev/full, every write fails with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", dir.join(".checkpoint.safetensors.tmp")).unwrap();
+    let out = rlx(&["train", "--resume", d, "--set", "total_timesteps=4096"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("rlx: error: checkpoint ") && last.contains("No space left on device"), "{err}");
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), before, "the previous checkpoint changed");
+    assert!(rlx(&["eval", d, "--episodes", "1"]).status.success());
 }
