@@ -145,7 +145,9 @@ impl RngText {
         RngText(serde_json::to_string(rng).expect("PCG state serializes"))
     }
     pub(crate) fn rng(&self) -> Result<EnvRng> {
+        // Snapshots from before NumPy's seeding hold a bare PCG64 (no buffered half-draw).
         serde_json::from_str(&self.0)
+            .or_else(|_| serde_json::from_str(&self.0).map(|pcg| EnvRng { pcg, buffered: None }))
             .map_err(|e| EnvError::Load { what: "random generator state".into(), reason: e.to_string() })
     }
 }
@@ -160,19 +162,18 @@ pub(crate) fn from_snapshot<S: serde::de::DeserializeOwned>(env: &str, snapshot:
     S::deserialize(snapshot).map_err(|e| EnvError::Load { what: format!("{env} snapshot"), reason: e.to_string() })
 }
 
-/// The per-env random generator: PCG64 has a documented, version-stable stream.
-pub type EnvRng = rand_pcg::Pcg64;
+/// The per-env random generator: NumPy's PCG64 with its seeding and conversions (see [`crate::NpRandom`]).
+pub type EnvRng = crate::NpRandom;
 
-/// Seeds an env generator from a Gymnasium-style integer seed.
+/// Seeds an env generator from a Gymnasium-style integer seed: `np.random.default_rng(seed)`, as Gymnasium's
+/// `seeding.np_random`.
 pub fn seeded_rng(seed: u64) -> EnvRng {
-    use rand::SeedableRng;
-    EnvRng::seed_from_u64(seed)
+    EnvRng::from_seed(seed)
 }
 
 /// A generator for envs reset without a seed before any seeded reset (Gymnasium draws OS entropy).
 pub fn entropy_rng() -> EnvRng {
-    use rand::SeedableRng;
-    EnvRng::from_os_rng()
+    EnvRng::from_entropy()
 }
 
 /// Checks a physical state's length and finiteness for `set_state`.

@@ -3,6 +3,7 @@
 //! - [`Env`]: `reset(seed) -> (obs, info)`, `step(action) -> (obs, reward, terminated, truncated, info)`, plus the
 //!   allocation-free `reset_into`/`step_into` that vector envs use.
 //! - [`Space`]: `Discrete`, `Box`, `MultiDiscrete` with `sample` and `contains`.
+//! - [`NpRandom`]: NumPy's `default_rng(seed)` draw for draw, which seeds envs and spaces as Gymnasium does.
 //! - [`make`]: Gymnasium ids (`CartPole-v1`, ...) to envs wrapped in their `TimeLimit`.
 //! - [`classic`]: the five classic-control envs, numerically identical to Gymnasium (checked by the parity test).
 //! - [`wrappers`]: TimeLimit, RecordEpisodeStatistics, normalization, action clipping/rescaling, frame stacking.
@@ -16,6 +17,7 @@ pub mod atari;
 pub mod classic;
 pub(crate) mod env;
 pub mod error;
+pub mod np_random;
 mod registry;
 pub mod space;
 pub mod vector;
@@ -23,6 +25,7 @@ pub mod wrappers;
 
 pub use env::{entropy_rng, seeded_rng, Action, BoxedEnv, Env, EnvRng, EpisodeStats, Info, Snapshot, Step};
 pub use error::{EnvError, Result};
+pub use np_random::NpRandom;
 pub use registry::{make, registered_ids, spec, unknown_env, EnvSpec};
 pub use space::{DType, Sample, Space};
 pub use vector::{Actions, AsyncVecEnv, Batch, SyncVecEnv, ThreadedVecEnv, VecEnv};

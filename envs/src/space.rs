@@ -1,8 +1,7 @@
 //! Gymnasium's spaces: `Discrete`, `Box` and `MultiDiscrete`, with `sample` and `contains`.
 
 use crate::error::{EnvError, Result};
-use crate::Action;
-use rand::Rng;
+use crate::{Action, NpRandom};
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use std::fmt;
 
@@ -79,13 +78,16 @@ impl Space {
         }
     }
 
-    /// Draws a random element like Gymnasium: uniform for bounded Box dimensions, normal for unbounded ones,
-    /// shifted exponential for half-bounded ones; integer Boxes are floored.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Sample {
+    /// Draws a random element as Gymnasium's spaces do, draw for draw with a generator seeded like the space's
+    /// (`space.seed(s)` is `NpRandom::from_seed(s)`): Discrete `start + integers(n)`, MultiDiscrete
+    /// `floor(random() * n)` per dimension, bounded Box dimensions `uniform(low, high)` (integer Boxes
+    /// `floor(uniform(low, high + 1))`) in order (exact for Boxes bounded on every side, as every classic env's). Unbounded and half-bounded Box dimensions draw a normal and a
+    /// shifted exponential as Gymnasium does, but not NumPy's exact ziggurat draws.
+    pub fn sample(&self, rng: &mut NpRandom) -> Sample {
         match self {
-            Space::Discrete { n, start } => Sample::Discrete(start + rng.random_range(0..*n)),
+            Space::Discrete { n, start } => Sample::Discrete(start + rng.integers(*n as u64) as i64),
             Space::MultiDiscrete { nvec } => {
-                Sample::MultiDiscrete(nvec.iter().map(|&n| rng.random_range(0..n)).collect())
+                Sample::MultiDiscrete(nvec.iter().map(|&n| (rng.random() * n as f64) as i64).collect())
             }
             Space::Box { low, high, dtype, .. } => Sample::Box(
                 low.iter()
@@ -93,8 +95,8 @@ impl Space {
                     .map(|(&lo, &hi)| {
                         let (lo, hi) = (lo as f64, hi as f64);
                         let v = match (lo.is_finite(), hi.is_finite()) {
-                            (true, true) if *dtype == DType::U8 => rng.random_range(lo..=hi).floor(),
-                            (true, true) => rng.random_range(lo..=hi),
+                            (true, true) if *dtype == DType::U8 => rng.uniform(lo, hi + 1.0).floor(),
+                            (true, true) => rng.uniform(lo, hi),
                             (false, false) => StandardNormal.sample(rng),
                             (true, false) => lo + <Exp1 as Distribution<f64>>::sample(&Exp1, rng),
                             (false, true) => hi - <Exp1 as Distribution<f64>>::sample(&Exp1, rng),
@@ -174,11 +176,10 @@ impl fmt::Display for Space {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn samples_are_contained() {
-        let mut rng = rand_pcg::Pcg64::seed_from_u64(0);
+        let mut rng = NpRandom::from_seed(0);
         let spaces = [
             Space::discrete(3),
             Space::Discrete { n: 4, start: -2 },

@@ -278,7 +278,7 @@ fn snapshots_resume_a_game_exactly_and_corrupt_ones_are_refused() {
             rlx_envs::Space::Discrete { n, .. } => *n,
             _ => unreachable!(),
         };
-        let actions = random_actions(300, n, 5);
+        let actions = random_actions(600, n, 5);
         let mut obs = vec![0u8; env.observation_space().flat_dim()];
         env.reset_into(Some(11), &mut obs);
         let mut play = |env: &mut rlx_envs::atari::AtariEnv, actions: &[i64]| -> Vec<(Vec<u8>, f64, bool, u32)> {

@@ -511,6 +511,9 @@ impl Env for AtariEnv {
     }
 
     fn snapshot(&self) -> Result<Snapshot> {
+        if self.needs_reset {
+            return Err(EnvError::Unsupported("an Atari env has no state to snapshot before its first reset".into()));
+        }
         let ale = self.emulator.save_state()?;
         to_snapshot(&SavedAtari {
             game: self.game.to_string(),

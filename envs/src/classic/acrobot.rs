@@ -7,7 +7,6 @@ use crate::env::{
 };
 use crate::error::{EnvError, Result};
 use crate::space::Space;
-use rand::Rng;
 use std::f64::consts::PI;
 
 const DT: f64 = 0.2;
@@ -126,7 +125,7 @@ impl Env for Acrobot {
         }
         // Gymnasium: uniform(-0.1, 0.1), stored as float32.
         for s in &mut self.state {
-            *s = self.rng.random_range(-0.1f64..0.1) as f32 as f64;
+            *s = self.rng.uniform(-0.1, 0.1) as f32 as f64;
         }
         self.needs_reset = false;
         self.write_obs(obs);

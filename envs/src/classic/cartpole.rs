@@ -6,7 +6,6 @@ use crate::env::{
 };
 use crate::error::{EnvError, Result};
 use crate::space::Space;
-use rand::Rng;
 
 const GRAVITY: f64 = 9.8;
 const MASS_CART: f64 = 1.0;
@@ -74,7 +73,7 @@ impl Env for CartPole {
         }
         // Gymnasium: uniform(-0.05, 0.05) for all four state variables.
         for s in &mut self.state {
-            *s = self.rng.random_range(-0.05..0.05);
+            *s = self.rng.uniform(-0.05, 0.05);
         }
         self.steps_beyond_terminated = None;
         self.needs_reset = false;

@@ -6,7 +6,6 @@ use crate::env::{
 };
 use crate::error::{EnvError, Result};
 use crate::space::Space;
-use rand::Rng;
 
 const MIN_POSITION: f64 = -1.2;
 const MAX_POSITION: f64 = 0.6;
@@ -14,7 +13,7 @@ const MAX_SPEED: f64 = 0.07;
 
 /// Both variants start at rest at a position drawn uniformly from [-0.6, -0.4).
 fn initial_state(rng: &mut EnvRng) -> [f64; 2] {
-    [rng.random_range(-0.6..-0.4), 0.0]
+    [rng.uniform(-0.6, -0.4), 0.0]
 }
 
 fn observation_space() -> Space {

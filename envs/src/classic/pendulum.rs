@@ -6,7 +6,6 @@ use crate::env::{
 };
 use crate::error::{EnvError, Result};
 use crate::space::Space;
-use rand::Rng;
 use std::f64::consts::PI;
 
 const MAX_SPEED: f64 = 8.0;
@@ -72,7 +71,7 @@ impl Env for Pendulum {
         if let Some(seed) = seed {
             self.rng = seeded_rng(seed);
         }
-        self.state = [self.rng.random_range(-PI..PI), self.rng.random_range(-1.0..1.0)];
+        self.state = [self.rng.uniform(-PI, PI), self.rng.uniform(-1.0, 1.0)];
         self.needs_reset = false;
         self.write_obs(obs);
         Info::default()

@@ -1,0 +1,81 @@
+//! Seeding like Gymnasium: for every classic-control env and many seeds, `reset(seed)` gives Gymnasium's initial
+//! observation bit for bit, and a seeded `Space::sample` draws Gymnasium's actions, so the whole seeded random
+//! rollout equals Gymnasium's step for step. Gymnasium runs now through `gymnasium_seeding.py` (`RLX_PYTHON`, set
+//! by `scripts/test`).
+
+use rlx_envs::{make, Action, NpRandom, Sample};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Deserialize)]
+struct Recording {
+    gymnasium: String,
+    numpy: String,
+    envs: std::collections::BTreeMap<String, Vec<Episode>>,
+}
+
+#[derive(Deserialize)]
+struct Episode {
+    seed: u64,
+    obs0: Vec<f32>,
+    actions: Vec<serde_json::Value>,
+    obs: Vec<Vec<f32>>,
+    rewards: Vec<f64>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+}
+
+const SEEDS: usize = 40;
+const STEPS: usize = 300;
+
+#[test]
+fn seeded_rollouts_equal_gymnasiums_step_for_step() {
+    let python = std::env::var("RLX_PYTHON").expect("RLX_PYTHON is unset: run the tests through scripts/test");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gymnasium_seeding.json");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gymnasium_seeding.py");
+    let status = Command::new(&python).arg(script).arg(&out).arg(SEEDS.to_string()).arg(STEPS.to_string()).status();
+    assert!(status.unwrap().success(), "{script} failed: is gymnasium installed for {python}?");
+    let recording: Recording = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    println!("against Gymnasium {} (NumPy {})", recording.gymnasium, recording.numpy);
+    assert_eq!(recording.envs.len(), 5);
+    for (id, episodes) in &recording.envs {
+        let mut env = make(id).unwrap();
+        let space = env.action_space().clone();
+        let (mut steps, mut exact_rewards) = (0, 0);
+        for ep in episodes {
+            let (obs0, _) = env.reset(Some(ep.seed));
+            assert_eq!(obs0, ep.obs0, "{id} seed {}: initial observation", ep.seed);
+            let mut rng = NpRandom::from_seed(ep.seed);
+            for (t, want_action) in ep.actions.iter().enumerate() {
+                let at = format!("{id} seed {} step {t}", ep.seed);
+                let sample = space.sample(&mut rng);
+                let action = match &sample {
+                    Sample::Discrete(a) => {
+                        assert_eq!(*a, want_action.as_i64().unwrap(), "{at}: sampled action");
+                        Action::Discrete(*a)
+                    }
+                    Sample::Box(v) => {
+                        let want: Vec<f32> =
+                            want_action.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+                        assert_eq!(v, &want, "{at}: sampled action");
+                        Action::Continuous(v)
+                    }
+                    other => panic!("{at}: unexpected sample {other:?}"),
+                };
+                let (obs, step) = env.step(action).unwrap();
+                assert_eq!(obs, ep.obs[t], "{at}: observation");
+                let want = ep.rewards[t];
+                assert!(
+                    (step.reward - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "{at}: reward {} vs {want}",
+                    step.reward
+                );
+                exact_rewards += (step.reward == want) as usize;
+                assert_eq!((step.terminated, step.truncated), (ep.terminated[t], ep.truncated[t]), "{at}: episode end");
+                steps += 1;
+            }
+        }
+        println!("{id}: {} seeds, {steps} steps equal ({exact_rewards} rewards bit for bit)", episodes.len());
+    }
+}
