@@ -302,3 +302,40 @@ fn zero_padding_and_bad_configs() {
     assert!(ReplayBuffer::<u8>::new(ReplayConfig { priority_alpha: Some(2.0), ..config(64, 1, 1, 1) }).is_err());
     assert!(matches!(scalar_buffer(16, 1, 0.9, None).sample(4, 0.0, &mut rng, &mut batch), Err(ReplayError::Empty)));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Random bytes, and a saved buffer with bytes overwritten or cut off, load as an error (or, when the damage
+    /// changed nothing, as the same buffer), never a panic.
+    #[test]
+    fn damaged_or_random_replay_files_are_errors_never_panics(
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        at in 0usize..100_000,
+        cut in proptest::prelude::any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replay.bin");
+        let config = ReplayConfig { n_step: 3, gamma: 0.9, priority_alpha: Some(0.6), ..config(32, 1, 1, 1) };
+        std::fs::write(&path, &noise).unwrap();
+        proptest::prop_assert!(ReplayBuffer::<f32>::load(&path, &config).is_err());
+        let mut buffer = ReplayBuffer::<f32>::new(config.clone()).unwrap();
+        buffer.start(&[0.0]);
+        for i in 1..40 {
+            add(&mut buffer, i as f32, i as f32, (i % 9 == 0).then_some((true, 0.0)));
+        }
+        buffer.save(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = at % bytes.len();
+        if cut {
+            bytes.truncate(at);
+        } else {
+            let end = (at + noise.len()).min(bytes.len());
+            bytes[at..end].copy_from_slice(&noise[..end - at]);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        if let Ok(loaded) = ReplayBuffer::<f32>::load(&path, &config) {
+            proptest::prop_assert!(loaded == buffer);
+        }
+    }
+}

@@ -121,4 +121,39 @@ mod tests {
         assert!(apply_overrides(&mut toml::Table::new(), &["novalue".into()]).is_err());
         assert!(preset_table("ppo", Some("Nope"), "CartPole-v1").is_err());
     }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// Any `--set key=value` (a real key or not, any value text) gives a valid config or a one-line error,
+        /// never a panic.
+        #[test]
+        fn any_override_is_a_valid_config_or_a_one_line_error(
+            algo in proptest::sample::select(vec!["ppo", "dqn"]),
+            key in proptest::prop_oneof![
+                proptest::sample::select(vec![
+                    "n_envs", "n_steps", "batch_size", "learning_rate", "gamma", "clip_range", "buffer_size",
+                    "train_freq", "exploration_fraction", "net_arch", "activation", "device", "seed", "n_step",
+                    "target_kl", "eval_interval", "actor_sync_interval", "precision", "nan_policy", "tau",
+                ]).prop_map(String::from),
+                "[a-z_]{0,12}",
+            ],
+            value in proptest::prop_oneof![
+                ".{0,16}",
+                "-?[0-9]{1,25}(\\.[0-9]{0,5})?(e-?[0-9]{1,3})?",
+                proptest::sample::select(vec!["nan", "inf", "-inf", "true", "[]", "[0]", "[-1, 64]", "\"lin_0\"",
+                    "lin_-1", "{}", "\"\"", "0", "-0", "1e400"]).prop_map(String::from),
+            ],
+        ) {
+            let (mut table, _) = preset_table(algo, None, "CartPole-v1").unwrap();
+            match apply_overrides(&mut table, &[format!("{key}={value}")]) {
+                Err(e) => proptest::prop_assert_eq!(e.to_string().lines().count(), 1),
+                Ok(()) => {
+                    if let Err(e) = RunConfig::from_table(algo, table) {
+                        proptest::prop_assert_eq!(format!("{e:#}").lines().count(), 1, "{:#}", e);
+                    }
+                }
+            }
+        }
+    }
 }
