@@ -536,14 +536,7 @@ where
         let mut actions = if epsilon < 1.0 { self.greedy_actions(&self.last_obs, n) } else { vec![0; n] };
         explore(&mut actions, epsilon, self.learner.q.n_actions, &mut self.learner.rng);
         let batch = self.env.step(Actions::Discrete(&actions))?;
-        self.replay.add(&Step {
-            actions: &actions,
-            rewards: &batch.rewards,
-            terminated: &batch.terminated,
-            truncated: &batch.truncated,
-            obs: &batch.obs,
-            final_obs: &batch.final_obs,
-        });
+        self.replay.add(&replay_step(&actions, batch));
         self.progress.global_step += n as u64;
         self.progress.vector_steps += 1;
         let episodes = batch.infos.iter().enumerate().filter_map(|(i, info)| info.episode.map(|ep| (i, ep)));
@@ -608,6 +601,18 @@ where
             let acted = handle.join().map_err(|_| AgentError::Runtime("the actor thread panicked".into()))?;
             learned.and(acted)
         })
+    }
+}
+
+/// One vector-env step as the replay buffer takes it.
+fn replay_step<'a, T>(actions: &'a [i64], batch: &'a rlx_envs::vector::Batch<T>) -> Step<'a, T> {
+    Step {
+        actions,
+        rewards: &batch.rewards,
+        terminated: &batch.terminated,
+        truncated: &batch.truncated,
+        obs: &batch.obs,
+        final_obs: &batch.final_obs,
     }
 }
 
@@ -723,16 +728,8 @@ impl Actor<'_> {
             let mut actions = if epsilon < 1.0 { greedy_actions(&q, last_obs, n) } else { vec![0; n] };
             explore(&mut actions, epsilon, q.n_actions, rng);
             let batch = env.step(Actions::Discrete(&actions))?;
-            let step = Step {
-                actions: &actions,
-                rewards: &batch.rewards,
-                terminated: &batch.terminated,
-                truncated: &batch.truncated,
-                obs: &batch.obs,
-                final_obs: &batch.final_obs,
-            };
             let episodes = batch.infos.iter().enumerate().filter_map(|(i, info)| info.episode.map(|ep| (i, ep)));
-            if writer.add(&step, episodes.collect()).is_err() {
+            if writer.add(&replay_step(&actions, batch), episodes.collect()).is_err() {
                 return Ok(()); // the learner stopped
             }
             last_obs.copy_from_slice(&batch.obs);
