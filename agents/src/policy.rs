@@ -10,7 +10,7 @@ use crate::distributions::ActionDist;
 use crate::{AgentError, Result};
 use rlx_envs::vector::Actions;
 use rlx_envs::Space;
-use rlx_models::{orthogonal_linear, Activation, Mlp, NatureCnn};
+use rlx_models::{orthogonal_linear, Activation, Mlp, NatureCnn, Precision};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
@@ -26,6 +26,8 @@ pub struct PolicyConfig {
     pub ortho_init: bool,
     /// Initial log standard deviation of Gaussian policies.
     pub log_std_init: f64,
+    /// Arithmetic of NatureCNN's forward pass (image observations; the heads stay f32).
+    pub precision: Precision,
 }
 
 impl Default for PolicyConfig {
@@ -36,6 +38,7 @@ impl Default for PolicyConfig {
             activation: Activation::Tanh,
             ortho_init: true,
             log_std_init: 0.0,
+            precision: Precision::F32,
         }
     }
 }
@@ -95,6 +98,7 @@ pub struct ActorCritic {
     pub action_kind: ActionKind,
     /// Observation shape without the batch dimension.
     pub obs_shape: Vec<i64>,
+    precision: Precision,
 }
 
 impl ActorCritic {
@@ -131,7 +135,8 @@ impl ActorCritic {
         };
         let action_net = orthogonal_linear(&root / "action_net", pi_dim, head_out, gain(0.01));
         let value_net = orthogonal_linear(&root / "value_net", vf_dim, 1, gain(1.0));
-        Ok(ActorCritic { vs, body, action_net, value_net, log_std, action_kind, obs_shape })
+        let precision = config.precision;
+        Ok(ActorCritic { vs, body, action_net, value_net, log_std, action_kind, obs_shape, precision })
     }
 
     /// `obs`: (B, *obs_shape), float or uint8. Returns the action distribution and V(s): (B,).
@@ -142,7 +147,7 @@ impl ActorCritic {
                 (pi.forward(&x), vf.forward(&x))
             }
             Body::Cnn(cnn) => {
-                let features = cnn.forward(obs);
+                let features = cnn.forward_in(obs, self.precision.kind());
                 (features.shallow_clone(), features)
             }
         };
