@@ -8,15 +8,8 @@
 
 use rlx_envs::{make, Action, Env};
 use serde::Deserialize;
-use std::path::PathBuf;
-use std::process::Command;
 
-#[derive(Deserialize)]
-struct Recording {
-    gymnasium: String,
-    numpy: String,
-    envs: std::collections::BTreeMap<String, Vec<Episode>>,
-}
+mod common;
 
 #[derive(Deserialize)]
 struct Episode {
@@ -41,21 +34,9 @@ fn pinned_gymnasium() -> String {
         .to_string()
 }
 
-fn record_with_gymnasium() -> Recording {
-    let python = std::env::var("RLX_PYTHON").expect(
-        "RLX_PYTHON is unset: run the tests through scripts/test (it bootstraps the venv with Gymnasium), \
-         or point RLX_PYTHON at a python that has gymnasium installed",
-    );
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gymnasium_parity.json");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gymnasium_parity.py");
-    let status = Command::new(&python).arg(script).arg(&out).status().expect("cannot run RLX_PYTHON");
-    assert!(status.success(), "{script} failed: is gymnasium installed in {python}'s environment?");
-    serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
-}
-
 #[test]
 fn classic_control_matches_gymnasium() {
-    let recording = record_with_gymnasium();
+    let recording: common::Recording<Episode> = common::record("gymnasium_parity", &[]);
     assert_eq!(recording.gymnasium, pinned_gymnasium(), "compared against another Gymnasium than the pinned one");
     println!("compared against Gymnasium {} (NumPy {})", recording.gymnasium, recording.numpy);
     assert_eq!(recording.envs.len(), 5);

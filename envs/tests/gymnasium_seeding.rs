@@ -5,15 +5,8 @@
 
 use rlx_envs::{make, Action, NpRandom, Sample};
 use serde::Deserialize;
-use std::path::PathBuf;
-use std::process::Command;
 
-#[derive(Deserialize)]
-struct Recording {
-    gymnasium: String,
-    numpy: String,
-    envs: std::collections::BTreeMap<String, Vec<Episode>>,
-}
+mod common;
 
 #[derive(Deserialize)]
 struct Episode {
@@ -31,12 +24,8 @@ const STEPS: usize = 300;
 
 #[test]
 fn seeded_rollouts_equal_gymnasiums_step_for_step() {
-    let python = std::env::var("RLX_PYTHON").expect("RLX_PYTHON is unset: run the tests through scripts/test");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gymnasium_seeding.json");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gymnasium_seeding.py");
-    let status = Command::new(&python).arg(script).arg(&out).arg(SEEDS.to_string()).arg(STEPS.to_string()).status();
-    assert!(status.unwrap().success(), "{script} failed: is gymnasium installed for {python}?");
-    let recording: Recording = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let recording: common::Recording<Episode> =
+        common::record("gymnasium_seeding", &[SEEDS.to_string(), STEPS.to_string()]);
     println!("against Gymnasium {} (NumPy {})", recording.gymnasium, recording.numpy);
     assert_eq!(recording.envs.len(), 5);
     for (id, episodes) in &recording.envs {
