@@ -447,11 +447,6 @@ where
         Ok(agent)
     }
 
-    /// The online network.
-    pub fn q(&self) -> &QNetwork {
-        &self.learner.q
-    }
-
     /// Greedy actions of the online network for `rows` observations.
     pub fn greedy_actions(&self, obs: &[V::Obs], rows: usize) -> Vec<i64> {
         greedy_actions(&self.learner.q, obs, rows)
@@ -706,24 +701,21 @@ impl Actor<'_> {
             let global_step = v * n as u64;
             let epsilon = exploration_rate(self.config, global_step, self.learn_after);
             let needed = ((v / self.sync) * self.sync).saturating_sub(self.sync).max(self.start);
+            // Snapshots arrive in tag order; those older than this step's are never needed again.
             arrived.extend(weights.try_iter());
-            while epsilon < 1.0 && held != Some(needed) {
-                while arrived.front().is_some_and(|(tag, _)| *tag < needed) {
-                    arrived.pop_front();
-                }
-                match arrived.front() {
-                    Some((tag, w)) if *tag == needed => {
-                        checkpoint::copy_weights(&q.vs, w, "").map_err(AgentError::Config)?;
-                        held = Some(needed);
-                    }
-                    _ => match weights.recv() {
-                        Ok(snapshot) => arrived.push_back(snapshot),
-                        Err(_) => return Ok(()), // the learner stopped
-                    },
-                }
-            }
             while arrived.front().is_some_and(|(tag, _)| *tag < needed) {
                 arrived.pop_front();
+            }
+            if epsilon < 1.0 && held != Some(needed) {
+                while arrived.front().is_none_or(|(tag, _)| *tag != needed) {
+                    match weights.recv() {
+                        Ok(snapshot) if snapshot.0 >= needed => arrived.push_back(snapshot),
+                        Ok(_) => {}
+                        Err(_) => return Ok(()), // the learner stopped
+                    }
+                }
+                checkpoint::copy_weights(&q.vs, &arrived[0].1, "").map_err(AgentError::Config)?;
+                held = Some(needed);
             }
             let mut actions = if epsilon < 1.0 { greedy_actions(&q, last_obs, n) } else { vec![0; n] };
             explore(&mut actions, epsilon, q.n_actions, rng);
@@ -812,14 +804,14 @@ impl<T: DqnObs> Learner<T> {
             );
             // A non-finite loss or gradient never reaches the weights (see `nan_policy`).
             let loss = out.loss.double_value(&[]);
-            if !loss.is_finite() {
-                guard::non_finite(cfg.nan_policy, "the TD loss", loss, progress.global_step)?;
-                self.skipped_updates += 1;
-                logger.scalar("charts/skipped_updates", self.skipped_updates as f64, progress.global_step);
-                continue;
-            }
-            if let Err(norm) = self.optimizer.backward_step(&out.loss, lr, Some(cfg.max_grad_norm)) {
-                guard::non_finite(cfg.nan_policy, "the TD loss's gradient norm", norm, progress.global_step)?;
+            let non_finite = if loss.is_finite() {
+                let step = self.optimizer.backward_step(&out.loss, lr, Some(cfg.max_grad_norm));
+                step.err().map(|norm| ("the TD loss's gradient norm", norm))
+            } else {
+                Some(("the TD loss", loss))
+            };
+            if let Some((what, value)) = non_finite {
+                guard::non_finite(cfg.nan_policy, what, value, progress.global_step)?;
                 self.skipped_updates += 1;
                 logger.scalar("charts/skipped_updates", self.skipped_updates as f64, progress.global_step);
                 continue;
