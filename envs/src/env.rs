@@ -1,6 +1,7 @@
 //! The `Env` trait: Gymnasium 1.x's API, with allocation-free `*_into` methods for the hot path.
 
 use crate::error::{EnvError, Result};
+use crate::render::RgbFrame;
 use crate::space::Space;
 
 /// An action, borrowed: what `Env::step` takes. Which variant is valid depends on the action space.
@@ -87,6 +88,17 @@ pub trait Env {
         Err(EnvError::Unsupported("this environment cannot be restored from a snapshot".into()))
     }
 
+    /// The current frame as Gymnasium's `render()` draws it in `rgb_array` mode (for videos); an error for envs
+    /// without a renderer or before the first reset.
+    fn render(&mut self) -> Result<RgbFrame> {
+        crate::render::unsupported()
+    }
+
+    /// Frames per second at which a video of this env plays in real time (Gymnasium's `metadata["render_fps"]`).
+    fn render_fps(&self) -> u32 {
+        30
+    }
+
     /// Gymnasium's `reset(seed) -> (obs, info)`.
     fn reset(&mut self, seed: Option<u64>) -> (Vec<Self::Obs>, Info) {
         let mut obs = vec![Self::Obs::default(); self.observation_space().flat_dim()];
@@ -130,6 +142,12 @@ impl<T: Copy + Default + Send + Sync + 'static> Env for Box<dyn Env<Obs = T> + S
     }
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         (**self).restore(snapshot)
+    }
+    fn render(&mut self) -> Result<RgbFrame> {
+        (**self).render()
+    }
+    fn render_fps(&self) -> u32 {
+        (**self).render_fps()
     }
 }
 

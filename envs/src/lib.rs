@@ -8,6 +8,7 @@
 //! - [`classic`]: the five classic-control envs, numerically identical to Gymnasium (checked by the parity test).
 //! - [`wrappers`]: TimeLimit, RecordEpisodeStatistics, normalization, action clipping/rescaling, frame stacking.
 //! - [`atari`]: Atari games through ALE with SB3's preprocessing built in ([`atari::make_atari`]).
+//! - [`render`]: RGB frames of Atari screens and of the classic envs drawn as Gymnasium draws them.
 //! - [`vector`]: [`SyncVecEnv`], the EnvPool-style [`ThreadedVecEnv`]
 //!   (work stealing) and [`AsyncVecEnv`] (EnvPool's async mode).
 //!
@@ -19,6 +20,7 @@ pub(crate) mod env;
 pub mod error;
 pub mod np_random;
 mod registry;
+pub mod render;
 pub mod space;
 pub mod vector;
 pub mod wrappers;

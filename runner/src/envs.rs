@@ -30,6 +30,9 @@ pub struct VecEnvSpec<'a> {
     /// Atari under the Nature paper's evaluation protocol: no life-loss episodes (a game is one episode) and at
     /// most 18,000 emulator frames (5 minutes) per game.
     pub nature_evaluation: bool,
+    /// Atari: rewards not clipped to their sign, so evaluation and videos can show the game score as it grows
+    /// (the agent never sees rewards there; `info.episode` is the raw score either way).
+    pub raw_rewards: bool,
 }
 
 /// `n_envs` copies of `make_one(i)`, threaded when asked.
@@ -52,6 +55,7 @@ pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<RunEnv> {
         if spec.nature_evaluation {
             (config.episodic_life, config.max_episode_frames) = (false, 18_000);
         }
+        config.clip_reward &= !spec.raw_rewards;
         if spec.normalize_obs || spec.normalize_reward {
             bail!(
                 "normalize_obs and normalize_reward are for vector observations; {id} gives frames (the CNN scales \

@@ -6,6 +6,7 @@
 //! full-game unclipped score, and the human-normalized score from the paper's random and human scores.
 
 use crate::envs::{make_vec_env, RunEnv, VecEnvSpec};
+use crate::record::Recorder;
 use crate::run_config::RunConfig;
 use crate::train::{read_config, CHECKPOINT_FILE};
 use anyhow::{bail, Context, Result};
@@ -54,6 +55,38 @@ fn atari_game(env_id: &str) -> Option<&str> {
 }
 
 pub fn run(run_dir: &Path, args: &EvalArgs) -> Result<()> {
+    let played = play_run(run_dir, args, None)?;
+    let returns = &played.returns;
+    let n = returns.len() as f64;
+    let mean = returns.iter().sum::<f64>() / n;
+    let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    println!("episodes {} ({})", args.episodes, played.how);
+    println!("mean_return {mean:.3}");
+    println!("std {std:.3}");
+    let config = &played.config;
+    if let (RunConfig::Dqn(_), Some(game)) = (config, atari_game(config.env_id())) {
+        if let Some((_, random, human)) = NATURE_SCORES.iter().find(|(g, _, _)| *g == game) {
+            println!(
+                "human_normalized {:.1}% (Nature's random {random} and human {human})",
+                100.0 * (mean - random) / (human - random)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What [`play_run`] played.
+pub struct Played {
+    pub config: RunConfig,
+    /// The full-game returns of the episodes, in order.
+    pub returns: Vec<f64>,
+    /// How actions were chosen ("deterministic", "epsilon 0.05", ...).
+    pub how: String,
+}
+
+/// Loads a run's config and final checkpoint and plays `args.episodes` episodes as `rlx eval` does, showing every
+/// frame to `recorder` when one is given (`rlx record`).
+pub fn play_run(run_dir: &Path, args: &EvalArgs, recorder: Option<&mut Recorder>) -> Result<Played> {
     if args.episodes == 0 {
         bail!("--episodes must be at least 1");
     }
@@ -64,32 +97,29 @@ pub fn run(run_dir: &Path, args: &EvalArgs) -> Result<()> {
         .map_err(|reason| anyhow::anyhow!("checkpoint {}: {reason}", path.display()))?;
     let device = args.device.resolve()?;
     let seed = args.seed.unwrap_or(config.seed() + 10_000);
+    let session = Session { loaded: &loaded, path: &path, seed, device, recorder };
     let (returns, how) = match &config {
-        RunConfig::Ppo(c) => (eval_ppo(c, config.eval_spec(), &loaded, &path, args, seed, device)?, ppo_mode(args)),
+        RunConfig::Ppo(c) => (eval_ppo(c, config.eval_spec(), args, session)?, ppo_mode(args)),
         RunConfig::Dqn(c) => {
             let epsilon = args.epsilon.unwrap_or(0.05);
             if !(0.0..=1.0).contains(&epsilon) {
                 bail!("--epsilon {epsilon} must be in [0, 1]");
             }
             let spec = VecEnvSpec { nature_evaluation: true, ..config.eval_spec() };
-            (eval_dqn(c, spec, &loaded, &path, (epsilon, args.episodes), seed, device)?, format!("epsilon {epsilon}"))
+            (eval_dqn(c, spec, (epsilon, args.episodes), session)?, format!("epsilon {epsilon}"))
         }
     };
-    let n = returns.len() as f64;
-    let mean = returns.iter().sum::<f64>() / n;
-    let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
-    println!("episodes {} ({how})", args.episodes);
-    println!("mean_return {mean:.3}");
-    println!("std {std:.3}");
-    if let (RunConfig::Dqn(_), Some(game)) = (&config, atari_game(config.env_id())) {
-        if let Some((_, random, human)) = NATURE_SCORES.iter().find(|(g, _, _)| *g == game) {
-            println!(
-                "human_normalized {:.1}% (Nature's random {random} and human {human})",
-                100.0 * (mean - random) / (human - random)
-            );
-        }
-    }
-    Ok(())
+    Ok(Played { config, returns, how })
+}
+
+/// What an evaluation plays with besides the agent's config: its checkpoint, the seed, the device and the
+/// recorder (`rlx record`).
+struct Session<'a> {
+    loaded: &'a Loaded,
+    path: &'a Path,
+    seed: u64,
+    device: Device,
+    recorder: Option<&'a mut Recorder>,
 }
 
 fn ppo_mode(args: &EvalArgs) -> String {
@@ -101,11 +131,8 @@ fn ppo_mode(args: &EvalArgs) -> String {
 fn eval_ppo(
     config: &PpoConfig,
     spec: VecEnvSpec<'_>,
-    loaded: &Loaded,
-    path: &Path,
     args: &EvalArgs,
-    seed: u64,
-    device: Device,
+    Session { loaded, path, seed, device, recorder }: Session<'_>,
 ) -> Result<Vec<f64>> {
     let policy_for = |env: &dyn VecEnvSpaces| -> Result<ActorCritic> {
         let mut policy = ActorCritic::new(env.observation(), env.action(), &config.policy(), device)?;
@@ -132,13 +159,13 @@ fn eval_ppo(
             }
             env.set_training(false);
             let policy = policy_for(&env)?;
-            play(env, args.episodes, seed, &policy.action_kind.clone(), |obs| {
+            play(env, args.episodes, seed, &policy.action_kind.clone(), recorder, |obs| {
                 ppo_act(&policy, obs, deterministic, &mut rng)
             })
         }
         RunEnv::Frames(env) => {
             let policy = policy_for(&env)?;
-            play(env, args.episodes, seed, &policy.action_kind.clone(), |obs| {
+            play(env, args.episodes, seed, &policy.action_kind.clone(), recorder, |obs| {
                 ppo_act(&policy, obs, deterministic, &mut rng)
             })
         }
@@ -167,11 +194,8 @@ fn ppo_act<T: tch::kind::Element>(
 fn eval_dqn(
     config: &DqnConfig,
     spec: VecEnvSpec<'_>,
-    loaded: &Loaded,
-    path: &Path,
     (epsilon, episodes): (f64, usize),
-    seed: u64,
-    device: Device,
+    Session { loaded, path, seed, device, recorder }: Session<'_>,
 ) -> Result<Vec<f64>> {
     let env = make_vec_env(&spec)?;
     let (observation, action) = match &env {
@@ -180,7 +204,7 @@ fn eval_dqn(
     };
     let mut q = QNetwork::new(observation, action, &config.network(), device)?;
     load_weights(&mut q, &loaded.tensors, "q.").map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", path.display()))?;
-    play_q(&q, env, epsilon, episodes, seed)
+    play_q(&q, env, epsilon, episodes, seed, recorder)
 }
 
 /// The periodic evaluation of a DQN run (`eval_interval`): `rlx eval`'s Nature protocol with the run's
@@ -191,13 +215,20 @@ pub fn dqn_evaluator(config: &DqnConfig) -> Evaluator {
     Box::new(move |q: &QNetwork, global_step: u64| {
         let spec = VecEnvSpec { nature_evaluation: true, ..run.eval_spec() };
         let env = make_vec_env(&spec).map_err(|e| AgentError::Runtime(format!("evaluation: {e}")))?;
-        play_q(q, env, epsilon, episodes, seed + 10_000 + global_step)
+        play_q(q, env, epsilon, episodes, seed + 10_000 + global_step, None)
             .map_err(|e| AgentError::Runtime(format!("evaluation: {e}")))
     })
 }
 
 /// Plays `episodes` episodes epsilon-greedily with `q`.
-fn play_q(q: &QNetwork, env: RunEnv, epsilon: f64, episodes: usize, seed: u64) -> Result<Vec<f64>> {
+fn play_q(
+    q: &QNetwork,
+    env: RunEnv,
+    epsilon: f64,
+    episodes: usize,
+    seed: u64,
+    recorder: Option<&mut Recorder>,
+) -> Result<Vec<f64>> {
     let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed);
     fn act<T: tch::kind::Element>(q: &QNetwork, obs: &[T], epsilon: f64, rng: &mut rand_pcg::Pcg64) -> Vec<f32> {
         if rng.random::<f64>() < epsilon {
@@ -208,8 +239,8 @@ fn play_q(q: &QNetwork, env: RunEnv, epsilon: f64, episodes: usize, seed: u64) -
     }
     let kind = ActionKind::Discrete { n: q.n_actions };
     match env {
-        RunEnv::Vector(env) => play(env, episodes, seed, &kind, |obs| Ok(act(q, obs, epsilon, &mut rng))),
-        RunEnv::Frames(env) => play(env, episodes, seed, &kind, |obs| Ok(act(q, obs, epsilon, &mut rng))),
+        RunEnv::Vector(env) => play(env, episodes, seed, &kind, recorder, |obs| Ok(act(q, obs, epsilon, &mut rng))),
+        RunEnv::Frames(env) => play(env, episodes, seed, &kind, recorder, |obs| Ok(act(q, obs, epsilon, &mut rng))),
     }
 }
 
@@ -229,24 +260,33 @@ impl<V: VecEnv> VecEnvSpaces for V {
 }
 
 /// Plays `episodes` episodes on `env` (one env) with `act` (observation -> float actions); returns the episode
-/// returns (`info.episode`: raw, full-game for Atari).
+/// returns (`info.episode`: raw, full-game for Atari). `recorder` gets env 0's frame after the reset and after
+/// every step.
 fn play<V: VecEnv>(
     mut env: V,
     episodes: usize,
     seed: u64,
     kind: &ActionKind,
+    mut recorder: Option<&mut Recorder>,
     mut act: impl FnMut(&[V::Obs]) -> Result<Vec<f32>>,
 ) -> Result<Vec<f64>> {
     let mut returns = Vec::with_capacity(episodes);
     let mut obs = env.reset(Some(seed))?.obs.clone();
+    if let Some(recorder) = recorder.as_deref_mut() {
+        recorder.push(env.render()?, env.render_fps(), 0.0, false)?;
+    }
     let mut discrete = Vec::new();
     while returns.len() < episodes {
         let action = act(&obs)?;
         let batch = env.step(kind.env_actions(&action, &mut discrete))?;
-        if let Some(ep) = batch.infos[0].episode {
+        let (reward, episode) = (batch.rewards[0] as f64, batch.infos[0].episode);
+        obs.copy_from_slice(&batch.obs);
+        if let Some(ep) = episode {
             returns.push(ep.ret);
         }
-        obs.copy_from_slice(&batch.obs);
+        if let Some(recorder) = recorder.as_deref_mut() {
+            recorder.push(env.render()?, env.render_fps(), reward, episode.is_some())?;
+        }
     }
     Ok(returns)
 }

@@ -4,6 +4,7 @@
 //! rlx train <algo> --env ID [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
 //! rlx train --resume RUN_DIR [--set key=value]...
 //! rlx eval RUN_DIR [--episodes N] [--stochastic] [--epsilon E] [--seed N] [--device cpu|cuda]
+//! rlx record RUN_DIR [--episodes N] [--out FILE.gif] [--stochastic] [--epsilon E] [--seed N] [--device cpu|cuda]
 //! rlx info [--device auto|cpu|cuda]
 //! ```
 
@@ -11,6 +12,7 @@ mod config;
 mod envs;
 mod eval;
 mod info;
+mod record;
 mod run_config;
 mod train;
 
@@ -50,6 +52,29 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceChoice,
     },
+    /// Record a GIF of a trained run playing (as `rlx eval` plays), with each episode's return written under it.
+    Record {
+        /// The run folder (it holds config.toml and checkpoint.safetensors).
+        run_dir: PathBuf,
+        /// Episodes to record.
+        #[arg(long, default_value_t = 1)]
+        episodes: usize,
+        /// The GIF to write (default: RUN_DIR/video.gif).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// PPO: sample actions from the policy instead of taking the most likely one.
+        #[arg(long)]
+        stochastic: bool,
+        /// DQN: exploration rate while playing (default 0.05, the Nature protocol's).
+        #[arg(long)]
+        epsilon: Option<f64>,
+        /// Seed of the env (default: the run's seed + 10000).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Device to play on (default: cpu).
+        #[arg(long, default_value = "cpu")]
+        device: DeviceChoice,
+    },
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
     Info {
         #[arg(long, default_value = "auto")]
@@ -63,6 +88,9 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval { run_dir, episodes, stochastic, epsilon, seed, device } => {
             eval::run(&run_dir, &eval::EvalArgs { episodes, stochastic, epsilon, seed, device })
+        }
+        Command::Record { run_dir, episodes, out, stochastic, epsilon, seed, device } => {
+            record::run(&run_dir, out, &eval::EvalArgs { episodes, stochastic, epsilon, seed, device })
         }
         Command::Info { device } => info::run(device),
     };

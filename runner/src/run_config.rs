@@ -95,6 +95,7 @@ impl RunConfig {
                 gamma: c.gamma,
                 frame_pipeline: c.frame_pipeline,
                 nature_evaluation: false,
+                raw_rewards: false,
             },
             RunConfig::Dqn(c) => VecEnvSpec {
                 env_id: &c.env_id,
@@ -105,6 +106,7 @@ impl RunConfig {
                 gamma: c.gamma,
                 frame_pipeline: c.frame_pipeline,
                 nature_evaluation: false,
+                raw_rewards: false,
             },
         }
     }
@@ -114,7 +116,14 @@ impl RunConfig {
     /// One env on the calling thread, built as training built them, without reward or observation normalization
     /// (PPO's evaluation loads the frozen observation statistics itself).
     pub fn eval_spec(&self) -> VecEnvSpec<'_> {
-        VecEnvSpec { n_envs: 1, threads: 1, normalize_obs: false, normalize_reward: false, ..self.env_spec() }
+        VecEnvSpec {
+            n_envs: 1,
+            threads: 1,
+            normalize_obs: false,
+            normalize_reward: false,
+            raw_rewards: true,
+            ..self.env_spec()
+        }
     }
 }
 

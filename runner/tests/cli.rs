@@ -87,6 +87,58 @@ fn a_killed_run_resumes_and_reproduces_the_uninterrupted_curve() {
     assert_eq!(e, eval(&killed));
 }
 
+/// The frames of a GIF: `(width, height, delay in hundredths of a second)` of each.
+fn gif_frames(path: &Path) -> Vec<(u16, u16, u16)> {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(path).unwrap()).unwrap();
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        frames.push((frame.width, frame.height, frame.delay));
+    }
+    frames
+}
+
+#[test]
+fn record_writes_a_gif_with_one_frame_per_step_of_each_episode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let args = ["train", "ppo", "--env", "CartPole-v1", "--seed", "3", "--device", "cpu", "--run-dir"];
+    let out = rlx(&[&args[..], &[run.to_str().unwrap(), "--set", "total_timesteps=2048"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let video = tmp.path().join("cartpole.gif");
+    let out = rlx(&["record", run.to_str().unwrap(), "--episodes", "2", "--out", video.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // CartPole earns 1 per step, so the returns are the episode lengths.
+    let returns: Vec<usize> = text
+        .split("returns ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(|r| r.parse().unwrap())
+        .collect();
+    assert_eq!(returns.len(), 2);
+    let frames = gif_frames(&video);
+    assert_eq!(frames.len(), returns.iter().sum::<usize>(), "one frame per step: {text}");
+    // Gymnasium's 600x400 canvas and a 24-pixel label band; 50 frames per second is 2 hundredths each.
+    assert!(frames.iter().all(|&f| f == (600, 424, 2)), "{:?}", frames[0]);
+    assert!(text.contains(&format!("frames {}", frames.len())), "{text}");
+
+    // Only GIF is written; a bad target or run is one line and leaves nothing behind.
+    let out = rlx(&["record", run.to_str().unwrap(), "--out", tmp.path().join("x.mp4").to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains(".gif"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    let out = rlx(&["record", tmp.path().join("nothing").to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).lines().count() == 1, "{}", stderr(&out));
+    let written: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(written.len(), 2, "only the run and the video: {written:?}");
+}
+
 #[test]
 fn atari_ppo_trains_resumes_exactly_and_evaluates() {
     // PPO's CNN path on Pong frames through the threaded pool; the run stops after its first checkpoint and is
@@ -141,6 +193,15 @@ fn atari_ppo_trains_resumes_exactly_and_evaluates() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mean: f64 = text.split("mean_return ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert!((-21.0..=21.0).contains(&mean), "a Pong game scores in [-21, 21]: {text}");
+
+    // A video of the same game: ALE's 160x210 RGB screen with its label band, 15 steps a second (7 hundredths).
+    let video = tmp.path().join("pong.gif");
+    let out = rlx(&["record", full.to_str().unwrap(), "--out", video.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let frames = gif_frames(&video);
+    assert!(frames.len() > 700 && frames.iter().all(|&f| f == (160, 222, 7)), "{} frames", frames.len());
+    let recorded = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(recorded.contains(&format!("returns {mean}")), "the eval's game again: {recorded} vs {text}");
 }
 
 #[test]

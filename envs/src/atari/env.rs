@@ -14,6 +14,7 @@ use crate::env::{
     Step,
 };
 use crate::error::{EnvError, Result};
+use crate::render::RgbFrame;
 use crate::space::{DType, Space};
 use ale::BundledRom;
 use rand::Rng;
@@ -550,5 +551,18 @@ impl Env for AtariEnv {
         (self.stack, self.head, self.game_return, self.game_steps) =
             (stack, saved.head, saved.game_return, saved.game_steps);
         Ok(())
+    }
+
+    /// ALE's RGB screen of the last emulated frame (Gymnasium's `AtariEnv.render` in `rgb_array` mode).
+    fn render(&mut self) -> Result<RgbFrame> {
+        let (height, width) = self.screen_shape();
+        let mut pixels = vec![0; height * width * 3];
+        self.render_rgb(&mut pixels);
+        Ok(RgbFrame::new(width, height, pixels))
+    }
+
+    /// Real time: the emulator's 60 frames per second over the frames each step skips.
+    fn render_fps(&self) -> u32 {
+        (60 / self.config.frame_skip).max(1)
     }
 }

@@ -6,11 +6,13 @@ use crate::env::{
     check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
 };
 use crate::error::{EnvError, Result};
+use crate::render::{not_reset, rotate, Canvas, RgbFrame, BLACK};
 use crate::space::Space;
 use std::f64::consts::PI;
 
 const DT: f64 = 0.2;
 const LINK_LENGTH_1: f64 = 1.0;
+const LINK_LENGTH_2: f64 = 1.0; // only drawn: the dynamics use the centre of mass `LINK_COM_POS_2`
 const LINK_MASS_1: f64 = 1.0;
 const LINK_MASS_2: f64 = 1.0;
 const LINK_COM_POS_1: f64 = 0.5;
@@ -169,4 +171,40 @@ impl Env for Acrobot {
         (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        if self.needs_reset {
+            return Err(not_reset("Acrobot"));
+        }
+        Ok(draw(self.state))
+    }
+
+    fn render_fps(&self) -> u32 {
+        15
+    }
+}
+
+/// Gymnasium's `AcrobotEnv.render`: a 500x500 canvas, the bar at height 1, both links from the pivot and from the
+/// first link's end (Gymnasium 1.x draws the second link at `p1`, its tip is not drawn separately).
+fn draw(state: [f64; 4]) -> RgbFrame {
+    let dim = 500.0;
+    let bound = LINK_LENGTH_1 + LINK_LENGTH_2 + 0.2;
+    let (scale, offset) = (dim / (bound * 2.0), dim / 2.0);
+    let mut canvas = Canvas::new(dim as u32, dim as u32);
+    let [s0, s1, ..] = state;
+    // `[[0, 0], p1][:, ::-1]`: x and y swapped
+    let p1 = (LINK_LENGTH_1 * s0.sin() * scale, -LINK_LENGTH_1 * s0.cos() * scale);
+    let links = [((0.0, 0.0), s0 - PI / 2.0, LINK_LENGTH_1 * scale), (p1, s0 + s1 - PI / 2.0, LINK_LENGTH_2 * scale)];
+    canvas.line((-2.2 * scale + offset, scale + offset), (2.2 * scale + offset, scale + offset), BLACK);
+    for ((x, y), theta, length) in links {
+        let (x, y) = (x + offset, y + offset);
+        let (l, r, t, b) = (0.0, length, 0.1 * scale, -0.1 * scale);
+        let link = [(l, b), (l, t), (r, t), (r, b)].map(|p| {
+            let (px, py) = rotate(p, theta);
+            (px + x, py + y)
+        });
+        canvas.polygon(&link, (0, 204, 204));
+        canvas.circle((x.trunc(), y.trunc()), (0.1 * scale).trunc(), (204, 204, 0));
+    }
+    canvas.into_frame()
 }

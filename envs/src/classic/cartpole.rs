@@ -5,6 +5,7 @@ use crate::env::{
     check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
 };
 use crate::error::{EnvError, Result};
+use crate::render::{not_reset, rotate, Canvas, RgbFrame, BLACK};
 use crate::space::Space;
 
 const GRAVITY: f64 = 9.8;
@@ -137,4 +138,37 @@ impl Env for CartPole {
             (state, steps_beyond_terminated, needs_reset, rng.rng()?);
         Ok(())
     }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        if self.needs_reset {
+            return Err(not_reset("CartPole"));
+        }
+        Ok(draw(self.state))
+    }
+
+    fn render_fps(&self) -> u32 {
+        50
+    }
+}
+
+/// Gymnasium's `CartPole.render`: a 600x400 canvas, the cart 50x30 at height 100, the pole 10 wide and 1.0 m long.
+fn draw(state: [f64; 4]) -> RgbFrame {
+    let (width, height) = (600.0, 400.0);
+    let scale = width / (2.0 * X_THRESHOLD);
+    let (pole_width, pole_len, cart_width, cart_height) = (10.0, scale * (2.0 * LENGTH), 50.0, 30.0);
+    let mut canvas = Canvas::new(width as u32, height as u32);
+    let (cart_x, cart_y, axle_offset) = (state[0] * scale + width / 2.0, 100.0, cart_height / 4.0);
+    let (l, r, t, b) = (-cart_width / 2.0, cart_width / 2.0, cart_height / 2.0, -cart_height / 2.0);
+    let cart = [(l, b), (l, t), (r, t), (r, b)].map(|(x, y)| (x + cart_x, y + cart_y));
+    canvas.polygon(&cart, BLACK);
+    let (l, r, t, b) = (-pole_width / 2.0, pole_width / 2.0, pole_len - pole_width / 2.0, -pole_width / 2.0);
+    let pole = [(l, b), (l, t), (r, t), (r, b)].map(|p| {
+        let (x, y) = rotate(p, -state[2]);
+        (x + cart_x, y + cart_y + axle_offset)
+    });
+    canvas.polygon(&pole, (202, 152, 101));
+    let axle = ((cart_x as i64) as f64, ((cart_y + axle_offset) as i64) as f64);
+    canvas.circle(axle, (pole_width / 2.0).trunc(), (129, 132, 203));
+    canvas.line((0.0, cart_y), (width, cart_y), BLACK);
+    canvas.into_frame()
 }

@@ -5,6 +5,7 @@ use crate::env::{
     check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
 };
 use crate::error::{EnvError, Result};
+use crate::render::{not_reset, rotate, Canvas, RgbFrame, BLACK};
 use crate::space::Space;
 
 const MIN_POSITION: f64 = -1.2;
@@ -14,6 +15,40 @@ const MAX_SPEED: f64 = 0.07;
 /// Both variants start at rest at a position drawn uniformly from [-0.6, -0.4).
 fn initial_state(rng: &mut EnvRng) -> [f64; 2] {
     [rng.uniform(-0.6, -0.4), 0.0]
+}
+
+/// Gymnasium's `MountainCarEnv.render` (both variants): a 600x400 canvas, the hill `sin(3x) * 0.45 + 0.55` as 100
+/// points, the 40x20 car tilted along the slope on two wheels, the flag at the goal.
+fn draw(position: f64, goal_position: f64) -> RgbFrame {
+    let (width, height) = (600.0, 400.0);
+    let scale = width / (MAX_POSITION - MIN_POSITION);
+    let (car_width, car_height, clearance) = (40.0, 20.0, 10.0);
+    let hill = |x: f64| (3.0 * x).sin() * 0.45 + 0.55;
+    let mut canvas = Canvas::new(width as u32, height as u32);
+    let curve: Vec<(f64, f64)> = (0..100)
+        .map(|i| {
+            let x = MIN_POSITION + (MAX_POSITION - MIN_POSITION) * i as f64 / 99.0;
+            ((x - MIN_POSITION) * scale, hill(x) * scale)
+        })
+        .collect();
+    canvas.aalines(&curve, BLACK);
+    let tilt = (3.0 * position).cos();
+    let place = |p: (f64, f64)| {
+        let (x, y) = rotate(p, tilt);
+        (x + (position - MIN_POSITION) * scale, y + clearance + hill(position) * scale)
+    };
+    let (l, r, t, b) = (-car_width / 2.0, car_width / 2.0, car_height, 0.0);
+    canvas.polygon(&[(l, b), (l, t), (r, t), (r, b)].map(place), BLACK);
+    for wheel in [(car_width / 4.0, 0.0), (-car_width / 4.0, 0.0)] {
+        let (x, y) = place(wheel);
+        canvas.circle((x.trunc(), y.trunc()), (car_height / 2.5).trunc(), (128, 128, 128));
+    }
+    let flag_x = ((goal_position - MIN_POSITION) * scale).trunc();
+    let flag_y1 = (hill(goal_position) * scale).trunc();
+    let flag_y2 = flag_y1 + 50.0;
+    canvas.line((flag_x, flag_y1), (flag_x, flag_y2), BLACK);
+    canvas.polygon(&[(flag_x, flag_y2), (flag_x, flag_y2 - 10.0), (flag_x + 25.0, flag_y2 - 5.0)], (204, 204, 0));
+    canvas.into_frame()
 }
 
 fn observation_space() -> Space {
@@ -112,6 +147,13 @@ impl Env for MountainCar {
         let (state, needs_reset, rng): ([f64; 2], bool, RngText) = from_snapshot("MountainCar", snapshot)?;
         (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
+    }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        if self.needs_reset {
+            return Err(not_reset("MountainCar"));
+        }
+        Ok(draw(self.state[0], Self::GOAL_POSITION))
     }
 }
 
@@ -252,5 +294,12 @@ impl Env for MountainCarContinuous {
             from_snapshot("MountainCarContinuous", snapshot)?;
         (self.state, self.state_is_f32, self.needs_reset, self.rng) = (state, state_is_f32, needs_reset, rng.rng()?);
         Ok(())
+    }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        if self.needs_reset {
+            return Err(not_reset("MountainCarContinuous"));
+        }
+        Ok(draw(self.state[0], Self::GOAL_POSITION))
     }
 }

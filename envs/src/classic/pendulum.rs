@@ -5,6 +5,7 @@ use crate::env::{
     check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
 };
 use crate::error::{EnvError, Result};
+use crate::render::{not_reset, rotate, Canvas, RgbFrame, BLACK};
 use crate::space::Space;
 use std::f64::consts::PI;
 
@@ -114,4 +115,32 @@ impl Env for Pendulum {
         (self.state, self.needs_reset, self.rng) = (state, needs_reset, rng.rng()?);
         Ok(())
     }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        if self.needs_reset {
+            return Err(not_reset("Pendulum"));
+        }
+        Ok(draw(self.state[0]))
+    }
+}
+
+/// Gymnasium's `PendulumEnv.render`: a 500x500 canvas, a 1.0 m rod 0.2 m wide with round ends, the black axle.
+/// Gymnasium also blits its `clockwise.png` arrow scaled by the last torque; that image asset is not drawn here.
+fn draw(theta: f64) -> RgbFrame {
+    let dim = 500.0;
+    let (scale, offset) = (dim / (2.2 * 2.0), (dim as i64 / 2) as f64);
+    let mut canvas = Canvas::new(dim as u32, dim as u32);
+    let (rod_length, rod_width) = (scale, 0.2 * scale);
+    let (l, r, t, b) = (0.0, rod_length, rod_width / 2.0, -rod_width / 2.0);
+    let rod = [(l, b), (l, t), (r, t), (r, b)].map(|p| {
+        let (x, y) = rotate(p, theta + PI / 2.0);
+        (x + offset, y + offset)
+    });
+    let color = (204, 77, 77);
+    canvas.polygon(&rod, color);
+    canvas.circle((offset, offset), (rod_width / 2.0).trunc(), color);
+    let (x, y) = rotate((rod_length, 0.0), theta + PI / 2.0);
+    canvas.circle(((x + offset).trunc(), (y + offset).trunc()), (rod_width / 2.0).trunc(), color);
+    canvas.circle((offset, offset), (0.05 * scale).trunc(), BLACK);
+    canvas.into_frame()
 }

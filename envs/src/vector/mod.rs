@@ -19,6 +19,7 @@ pub use sync::SyncVecEnv;
 pub use threaded::ThreadedVecEnv;
 
 use crate::error::{EnvError, Result};
+use crate::render::RgbFrame;
 use crate::{Action, Env, Info, Snapshot, Space};
 
 /// The actions of a whole batch, row-major `[num_envs, per_env]` (`per_env` = 1 for Discrete).
@@ -141,6 +142,14 @@ pub trait VecEnv {
     fn snapshot(&mut self) -> Result<Snapshot>;
     /// Restores what `snapshot` returned; the batch buffers are not restored (the agent keeps its last obs).
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()>;
+    /// The current frame of env 0 (see `Env::render`); vector envs whose envs live on other threads cannot.
+    fn render(&mut self) -> Result<RgbFrame> {
+        Err(EnvError::Unsupported("this vector env cannot render: use one env on the calling thread".into()))
+    }
+    /// Env 0's `Env::render_fps`.
+    fn render_fps(&self) -> u32 {
+        30
+    }
 }
 
 impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
@@ -165,6 +174,12 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
     }
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         (**self).restore(snapshot)
+    }
+    fn render(&mut self) -> Result<RgbFrame> {
+        (**self).render()
+    }
+    fn render_fps(&self) -> u32 {
+        (**self).render_fps()
     }
 }
 

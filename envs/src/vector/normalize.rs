@@ -2,6 +2,7 @@
 
 use super::{Actions, Batch, VecEnv};
 use crate::error::{EnvError, Result};
+use crate::render::RgbFrame;
 use crate::wrappers::RunningMeanStd;
 use crate::{Snapshot, Space};
 use serde::Deserialize;
@@ -177,5 +178,12 @@ impl<V: VecEnv<Obs = f32>> VecEnv for VecNormalize<V> {
             .map_err(|e| EnvError::Load { what: "VecNormalize snapshot".into(), reason: e.to_string() })?;
         self.env.restore(&snapshot["env"])?;
         self.load_state(state)
+    }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        self.env.render()
+    }
+    fn render_fps(&self) -> u32 {
+        self.env.render_fps()
     }
 }

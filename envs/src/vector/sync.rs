@@ -1,5 +1,6 @@
 use super::{check_same_spaces, env_snapshots, reset_rows, step_rows, validate_actions, Actions, Batch, VecEnv};
 use crate::error::{EnvError, Result};
+use crate::render::RgbFrame;
 use crate::{Env, Snapshot, Space};
 
 /// Steps its envs one after the other on the calling thread (Gymnasium's `SyncVectorEnv`).
@@ -63,5 +64,12 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         let saved = env_snapshots(snapshot, self.envs.len())?;
         self.envs.iter_mut().zip(saved).try_for_each(|(env, s)| env.restore(s))
+    }
+
+    fn render(&mut self) -> Result<RgbFrame> {
+        self.envs[0].render()
+    }
+    fn render_fps(&self) -> u32 {
+        self.envs[0].render_fps()
     }
 }

@@ -30,12 +30,19 @@ macro_rules! forward_env {
             self.env.action_space()
         }
     };
+    // The physical state and its picture: no wrapper changes either.
     (state) => {
         fn state(&self) -> Option<Vec<f64>> {
             self.env.state()
         }
         fn set_state(&mut self, state: &[f64]) -> $crate::error::Result<()> {
             self.env.set_state(state)
+        }
+        fn render(&mut self) -> $crate::error::Result<$crate::render::RgbFrame> {
+            self.env.render()
+        }
+        fn render_fps(&self) -> u32 {
+            self.env.render_fps()
         }
     };
     // A stateless wrapper's snapshot is its env's.
