@@ -39,18 +39,8 @@ enum Command {
         /// Episodes to play.
         #[arg(long, default_value_t = 10)]
         episodes: usize,
-        /// PPO: sample actions from the policy instead of taking the most likely one.
-        #[arg(long)]
-        stochastic: bool,
-        /// DQN: exploration rate while evaluating (default 0.05, the Nature protocol's).
-        #[arg(long)]
-        epsilon: Option<f64>,
-        /// Seed of the evaluation envs (default: the run's seed + 10000).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Device to evaluate on (default: cpu).
-        #[arg(long, default_value = "cpu")]
-        device: DeviceChoice,
+        #[command(flatten)]
+        play: PlayOptions,
     },
     /// Record a GIF of a trained run playing (as `rlx eval` plays), with each episode's return written under it.
     Record {
@@ -62,18 +52,8 @@ enum Command {
         /// The GIF to write (default: RUN_DIR/video.gif).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// PPO: sample actions from the policy instead of taking the most likely one.
-        #[arg(long)]
-        stochastic: bool,
-        /// DQN: exploration rate while playing (default 0.05, the Nature protocol's).
-        #[arg(long)]
-        epsilon: Option<f64>,
-        /// Seed of the env (default: the run's seed + 10000).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Device to play on (default: cpu).
-        #[arg(long, default_value = "cpu")]
-        device: DeviceChoice,
+        #[command(flatten)]
+        play: PlayOptions,
     },
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
     Info {
@@ -82,16 +62,36 @@ enum Command {
     },
 }
 
+/// How `rlx eval` and `rlx record` choose actions and where they play.
+#[derive(clap::Args)]
+struct PlayOptions {
+    /// PPO: sample actions from the policy instead of taking the most likely one.
+    #[arg(long)]
+    stochastic: bool,
+    /// DQN: exploration rate while playing (default 0.05, the Nature protocol's).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// Seed of the env (default: the run's seed + 10000).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Device to play on (default: cpu).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
+
+impl PlayOptions {
+    fn with_episodes(self, episodes: usize) -> eval::EvalArgs {
+        let PlayOptions { stochastic, epsilon, seed, device } = self;
+        eval::EvalArgs { episodes, stochastic, epsilon, seed, device }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(args),
-        Command::Eval { run_dir, episodes, stochastic, epsilon, seed, device } => {
-            eval::run(&run_dir, &eval::EvalArgs { episodes, stochastic, epsilon, seed, device })
-        }
-        Command::Record { run_dir, episodes, out, stochastic, epsilon, seed, device } => {
-            record::run(&run_dir, out, &eval::EvalArgs { episodes, stochastic, epsilon, seed, device })
-        }
+        Command::Eval { run_dir, episodes, play } => eval::run(&run_dir, &play.with_episodes(episodes)),
+        Command::Record { run_dir, episodes, out, play } => record::run(&run_dir, out, &play.with_episodes(episodes)),
         Command::Info { device } => info::run(device),
     };
     match result {
