@@ -4,7 +4,7 @@ For every env: episodes from random initial states (the reset distribution, wide
 termination bounds), driven by random actions (continuous ones also outside the bounds, to check clipping) until
 terminated or truncated. Writes JSON: {"gymnasium": version, "envs": {id: [episode, ...]}}.
 
-usage: python gymnasium_parity.py OUT.json [EPISODES_PER_ENV]
+usage: python gymnasium_parity.py OUT.json [EPISODES_PER_ENV (default 150)]
 """
 import json
 import math
@@ -18,7 +18,8 @@ warnings.filterwarnings("ignore")
 
 
 def initial_state(env_id, rng, k):
-    """The k-th episode's initial physical state: thirds from the reset range, wide ranges, near the bounds."""
+    """The k-th episode's initial physical state: thirds from the reset range, uniformly random valid states (wide
+    ranges: Acrobot's angles anywhere in [-pi, pi] and velocities anywhere within its bounds), near the bounds."""
     kind = k % 3
     if env_id == "CartPole-v1":
         if kind == 0:
@@ -93,7 +94,7 @@ def record(env_id, episodes, seed):
 
 def main():
     path = sys.argv[1]
-    episodes = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+    episodes = int(sys.argv[2]) if len(sys.argv) > 2 else 150
     ids = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"]
     data = {"gymnasium": gym.__version__, "numpy": np.__version__,
             "envs": {env_id: record(env_id, episodes, seed=i) for i, env_id in enumerate(ids)}}

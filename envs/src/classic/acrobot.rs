@@ -1,6 +1,7 @@
 //! Acrobot-v1, numerically as Gymnasium 1.x's `acrobot.py`: the "book" dynamics (Sutton & Barto 1998),
 //! integrated with one RK4 step of `dt = 0.2`.
 
+use super::pow2;
 use crate::env::RngText;
 use crate::env::{
     check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
@@ -63,12 +64,6 @@ impl Acrobot {
         let [t1, t2, ..] = self.state;
         -t1.cos() - (t2 + t1).cos() > 1.0
     }
-}
-
-/// `x**2` as Python and NumPy scalars compute it: libm's `pow`, which is not always bit-identical to `x * x`.
-/// `black_box` keeps LLVM from rewriting `pow(x, 2.0)` into a multiplication.
-fn pow2(x: f64) -> f64 {
-    x.powf(std::hint::black_box(2.0))
 }
 
 /// Time derivative of `[theta1, theta2, dtheta1, dtheta2]` under torque `a` (Gymnasium's `_dsdt`, book variant).

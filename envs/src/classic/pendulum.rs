@@ -1,5 +1,6 @@
 //! Pendulum-v1, numerically as Gymnasium 1.x's `pendulum.py` (g = 10).
 
+use super::{pow2, pow2_f32};
 use crate::env::RngText;
 use crate::env::{
     check_state, entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, Info, Snapshot, Step,
@@ -85,9 +86,10 @@ impl Env for Pendulum {
         self.action_space.validate(action)?;
         let Action::Continuous(&[u]) = action else { unreachable!("validated") };
         let [th, thdot] = self.state;
-        // The torque stays float32 as in Gymnasium, so `0.001 * u^2` and `3 / (m l^2) * u` are float32 products.
+        // The torque stays float32 as in Gymnasium, so `0.001 * u**2` and `3 / (m l^2) * u` are float32 products;
+        // the squares are libm's `pow`, as NumPy's scalar `**` computes them.
         let u = u.clamp(-MAX_TORQUE, MAX_TORQUE);
-        let costs = angle_normalize(th).powi(2) + 0.1 * (thdot * thdot) + (0.001f32 * (u * u)) as f64;
+        let costs = pow2(angle_normalize(th)) + 0.1 * pow2(thdot) + (0.001f32 * pow2_f32(u)) as f64;
         let torque_term = ((3.0 / (M * L * L)) as f32 * u) as f64;
         let newthdot = (thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_term) * DT).clamp(-MAX_SPEED, MAX_SPEED);
         let newth = th + newthdot * DT;
