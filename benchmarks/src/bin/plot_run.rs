@@ -1,7 +1,7 @@
 //! Draws one run's learning curve from its `progress.csv`: the training return (mean of the last 20 episodes) and
 //! the periodic evaluation's mean return (`eval/mean_return`), against env steps and against wall-clock hours.
 //!
-//! usage: plot_run RUN_DIR OUT.png [--title TEXT]
+//! usage: plot_run RUN_DIR OUT.png [--title TEXT] [--start-hours H]
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -14,6 +14,9 @@ struct Args {
     out: PathBuf,
     #[arg(long, default_value = "learning curve")]
     title: String,
+    /// Wall-clock hours already spent before this CSV's first row (a resumed run whose earlier CSV is elsewhere).
+    #[arg(long, default_value_t = 0.0)]
+    start_hours: f64,
 }
 
 /// (step, value, wall-clock seconds) of one tag, in file order.
@@ -33,7 +36,7 @@ fn main() -> Result<()> {
             Some((f.first()?.parse().ok()?, f.get(1)?.to_string(), f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
         })
         .collect();
-    let start = rows.iter().map(|r| r.3).fold(f64::MAX, f64::min);
+    let start = rows.iter().map(|r| r.3).fold(f64::MAX, f64::min) - 3600.0 * args.start_hours;
     let episodes = series(&rows, "charts/episodic_return");
     let window = 20;
     let training: Vec<(f64, f64, f64)> = (0..episodes.len())
