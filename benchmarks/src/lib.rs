@@ -1,5 +1,7 @@
 //! Shared helpers of the benchmark programs: running a Python peer script, timing loops, machine facts, tables.
 
+pub mod curves;
+
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

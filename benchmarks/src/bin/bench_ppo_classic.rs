@@ -6,7 +6,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use plotters::prelude::*;
+use plotters::style::{RGBColor, BLUE, RED};
+use rlx_benchmarks::curves::{
+    json_curve, mean_std, plot_panels, rlx_binary, rlx_episode_curve, seed_band, Panel, Series,
+};
 use rlx_benchmarks::{machine, run_peer, today};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -36,27 +39,13 @@ struct RunResult {
     curve: Vec<(f64, f64)>,
 }
 
-fn rlx_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let rlx = exe.with_file_name("rlx");
-    if !rlx.exists() {
-        bail!("{} not found: build it with `cargo build --release -p rlx`", rlx.display());
-    }
-    Ok(rlx)
-}
-
 fn preset_path(env: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../presets/ppo").join(format!("{env}.toml"))
 }
 
 fn run_sb3(env: &str, seed: u64) -> Result<(RunResult, serde_json::Value)> {
     let out = run_peer("ppo_sb3.py", &[preset_path(env).display().to_string(), seed.to_string()])?;
-    let curve = out["curve"]
-        .as_array()
-        .context("curve")?
-        .iter()
-        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-        .collect();
+    let curve = json_curve(&out["curve"])?;
     let f = |k: &str| out[k].as_f64().with_context(|| format!("SB3 result has no {k}"));
     Ok((RunResult { wall_s: f("wall_s")?, sps: f("sps")?, eval_mean: f("eval_mean")?, curve }, out["versions"].clone()))
 }
@@ -79,83 +68,13 @@ fn run_rlx(rlx: &Path, env: &str, seed: u64, dir: &Path) -> Result<RunResult> {
         .context("rlx eval printed no mean_return")?
         .trim()
         .parse()?;
-    let curve = std::fs::read_to_string(dir.join("progress.csv"))?
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f.get(1) == Some(&"charts/episodic_return")).then(|| (f[0].parse().unwrap(), f[2].parse().unwrap()))
-        })
-        .collect();
+    let curve = rlx_episode_curve(dir)?;
     Ok(RunResult {
         wall_s: summary["wall_time_s"].as_f64().unwrap(),
         sps: summary["sps"].as_f64().unwrap(),
         eval_mean,
         curve,
     })
-}
-
-fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let m = xs.iter().sum::<f64>() / xs.len() as f64;
-    (m, (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64).sqrt())
-}
-
-/// Mean episode return in each of `bins` equal step intervals up to `total`, averaged over seeds.
-fn binned(runs: &[RunResult], total: f64, bins: usize) -> Vec<(f64, f64)> {
-    (0..bins)
-        .filter_map(|b| {
-            let (lo, hi) = (total * b as f64 / bins as f64, total * (b + 1) as f64 / bins as f64);
-            let per_seed: Vec<f64> = runs
-                .iter()
-                .filter_map(|r| {
-                    let xs: Vec<f64> =
-                        r.curve.iter().filter(|(t, _)| *t > lo && *t <= hi).map(|(_, ret)| *ret).collect();
-                    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
-                })
-                .collect();
-            (!per_seed.is_empty()).then(|| ((lo + hi) / 2.0, per_seed.iter().sum::<f64>() / per_seed.len() as f64))
-        })
-        .collect()
-}
-
-/// One env's learning curves: (env id, step budget, rlx curve, SB3 curve).
-type Panel = (String, f64, Vec<(f64, f64)>, Vec<(f64, f64)>);
-
-fn plot(path: &Path, panels: &[Panel]) -> Result<()> {
-    let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-        .context("the plot needs the DejaVu Sans font (Debian: apt-get install fonts-dejavu-core)")?;
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
-        .map_err(|_| anyhow::anyhow!("cannot load the DejaVu Sans font"))?;
-    let root = BitMapBackend::new(path, (640 * panels.len() as u32, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    for (area, (env, total, rlx, sb3)) in root.split_evenly((1, panels.len())).iter().zip(panels) {
-        let ys = rlx.iter().chain(sb3).map(|p| p.1);
-        let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-        let pad = (hi - lo).max(1.0) * 0.05;
-        let mut chart = ChartBuilder::on(area)
-            .caption(format!("PPO {env}: mean training episode return"), ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..*total, (lo - pad)..(hi + pad))?;
-        chart.configure_mesh().x_desc("environment steps").y_desc("return").label_style(("sans-serif", 14)).draw()?;
-        chart
-            .draw_series(LineSeries::new(rlx.iter().copied(), BLUE.stroke_width(2)))?
-            .label("rlx")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE));
-        chart
-            .draw_series(LineSeries::new(sb3.iter().copied(), RED.stroke_width(2)))?
-            .label("Stable-Baselines3")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()?;
-    }
-    root.present()?;
-    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -219,7 +138,17 @@ fn main() -> Result<()> {
             sr.1,
             per_seed(&sb3_runs)
         )?;
-        panels.push((env.clone(), total, binned(&rlx_runs, total, 40), binned(&sb3_runs, total, 40)));
+        let series = |label: &str, color: RGBColor, runs: &[RunResult]| Series {
+            label: label.into(),
+            color,
+            points: seed_band(&runs.iter().map(|r| r.curve.as_slice()).collect::<Vec<_>>(), total, 40),
+            band: false,
+        };
+        panels.push(Panel {
+            title: format!("PPO {env}: mean training episode return"),
+            total,
+            series: vec![series("rlx", BLUE, &rlx_runs), series("Stable-Baselines3", RED, &sb3_runs)],
+        });
     }
     let v = |k: &str| versions[k].as_str().unwrap_or("?").to_string();
     writeln!(md, "# PPO: rlx vs Stable-Baselines3, same rl-zoo3 presets\n")?;
@@ -236,7 +165,7 @@ fn main() -> Result<()> {
     writeln!(md, "|---|---|---:|---:|---|---:|")?;
     md.push_str(&rows);
     writeln!(md, "\n![learning curves]({})", args.plot.file_name().unwrap().to_string_lossy())?;
-    plot(&args.plot, &panels)?;
+    plot_panels(&args.plot, &panels)?;
     std::fs::write(&args.out, &md)?;
     print!("{md}");
     let _ = std::fs::remove_dir_all(&work).ok().filter(|_| args.work_dir.is_none());

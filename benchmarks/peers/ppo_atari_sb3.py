@@ -1,0 +1,71 @@
+"""SB3's PPO("CnnPolicy") on an Atari game with rlx's preset presets/ppo/atari.toml (rl-zoo3's Atari values), for
+`scripts/bench ppo-atari`: trains one seed for STEPS env steps on `make_atari_env` (AtariWrapper: 30 no-ops,
+frame skip 4 with max-pooling, 84x84 grey, life loss as terminal, clipped rewards) + `VecFrameStack(4)`, and prints
+one JSON line: {"wall_s", "sps", "curve": [[timestep, full-game return], ...], "versions"}. The returns are the
+Monitor's, which sits inside AtariWrapper: whole games, unclipped. wall_s times model.learn() only.
+
+usage: python ppo_atari_sb3.py PRESET_TOML ENV_ID STEPS SEED
+"""
+import json
+import sys
+import time
+import tomllib
+import warnings
+
+import ale_py
+import gymnasium as gym
+import numpy as np
+import stable_baselines3 as sb3
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_atari_env
+from stable_baselines3.common.vec_env import VecFrameStack
+
+warnings.filterwarnings("ignore")
+gym.register_envs(ale_py)
+
+
+def schedule(value):
+    """rl-zoo3's lin_<x> strings (linear to 0 over training) or a constant."""
+    if isinstance(value, str) and value.startswith("lin_"):
+        start = float(value[4:])
+        return lambda progress_remaining: progress_remaining * start
+    return float(value)
+
+
+class EpisodeCurve(BaseCallback):
+    def __init__(self):
+        super().__init__()
+        self.curve = []
+
+    def _on_step(self):
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                self.curve.append([self.num_timesteps, float(info["episode"]["r"])])
+        return True
+
+
+def main():
+    with open(sys.argv[1], "rb") as f:
+        p = tomllib.load(f)
+    env_id, steps, seed = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    env = VecFrameStack(make_atari_env(env_id, n_envs=p["n_envs"], seed=seed), n_stack=4)
+    model = PPO(
+        "CnnPolicy", env, seed=seed, device="cpu", verbose=0,
+        learning_rate=schedule(p["learning_rate"]), n_steps=p["n_steps"], batch_size=p["batch_size"],
+        n_epochs=p["n_epochs"], clip_range=schedule(p["clip_range"]), vf_coef=p["vf_coef"], ent_coef=p["ent_coef"],
+    )
+    callback = EpisodeCurve()
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps, callback=callback)
+    wall = time.perf_counter() - start
+    print(json.dumps({
+        "wall_s": wall, "sps": model.num_timesteps / wall, "curve": callback.curve,
+        "versions": {"stable_baselines3": sb3.__version__, "torch": torch.__version__, "gymnasium": gym.__version__,
+                     "ale_py": ale_py.__version__, "numpy": np.__version__, "torch_threads": torch.get_num_threads()},
+    }))
+
+
+if __name__ == "__main__":
+    main()
