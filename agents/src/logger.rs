@@ -89,10 +89,15 @@ impl Logger {
 
     /// Updates the progress bar and flushes the files (so a killed run keeps what it logged).
     pub fn progress(&mut self, step: u64, sps: f64) {
+        let ret = self.mean_recent_return().map_or("-".to_string(), |r| format!("{r:.1}"));
+        self.progress_with(step, format!("{sps:.0} SPS  mean return (last 100) {ret}"));
+    }
+
+    /// Updates the progress bar with a message of the caller's (supervised training: its loss) and flushes.
+    pub fn progress_with(&mut self, step: u64, message: String) {
         if let Some(bar) = &self.progress {
             bar.set_position(step);
-            let ret = self.mean_recent_return().map_or("-".to_string(), |r| format!("{r:.1}"));
-            bar.set_message(format!("{sps:.0} SPS  mean return (last 100) {ret}"));
+            bar.set_message(message);
         }
         self.flush();
     }

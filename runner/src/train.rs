@@ -49,7 +49,7 @@ pub struct TrainArgs {
 
 /// Ctrl-C or SIGTERM while training: the first asks the loop to stop at its next consistent point and write a
 /// checkpoint; a second exits at once (exit code 130).
-fn install_interrupt_handler() {
+pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if guard::interrupted() {
             std::process::exit(130);

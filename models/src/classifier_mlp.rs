@@ -1,0 +1,35 @@
+//! A fully connected classifier for flattened images: `Linear -> ReLU -> Dropout` per hidden layer, then a linear
+//! layer to the class logits (PyTorch's default initialization).
+
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+#[derive(Debug)]
+pub struct MlpClassifier {
+    hidden: Vec<nn::Linear>,
+    out: nn::Linear,
+    dropout: f64,
+}
+
+impl MlpClassifier {
+    pub fn new(vs: &nn::Path, inputs: i64, hidden: &[i64], classes: i64, dropout: f64) -> Self {
+        let mut layers = Vec::new();
+        let mut width = inputs;
+        for (i, &h) in hidden.iter().enumerate() {
+            layers.push(nn::linear(vs / format!("fc{i}"), width, h, Default::default()));
+            width = h;
+        }
+        MlpClassifier { hidden: layers, out: nn::linear(vs / "out", width, classes, Default::default()), dropout }
+    }
+}
+
+impl ModuleT for MlpClassifier {
+    /// `x`: (B, ...) images, flattened -> logits (B, classes).
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut x = x.flatten(1, -1); // (B, inputs)
+        for layer in &self.hidden {
+            x = x.apply(layer).relu().dropout(self.dropout, train); // (B, hidden)
+        }
+        x.apply(&self.out)
+    }
+}

