@@ -77,6 +77,12 @@ fn lenet_learns_mnist_resumes_exactly_and_evaluates() {
     let printed: f64 =
         text.lines().find_map(|l| l.strip_prefix("val_accuracy ")).expect("val_accuracy line").trim().parse().unwrap();
     assert!((printed - accuracy[1]).abs() < 1e-4, "{text}");
+    let confusion = std::fs::read_to_string(straight.join("confusion.csv")).unwrap();
+    let rows: Vec<Vec<u64>> = confusion.lines().map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    assert_eq!((rows.len(), rows[0].len()), (10, 10));
+    assert_eq!(rows.iter().flatten().sum::<u64>(), 2000);
+    let correct: u64 = (0..10).map(|c| rows[c][c]).sum();
+    assert!((correct as f64 / 2000.0 - printed).abs() < 1e-4);
 }
 
 fn expect_error(args: &[&str], needle: &str) {

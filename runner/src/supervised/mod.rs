@@ -19,6 +19,9 @@ use rlx_agents::AgentError;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+/// `rlx supervised eval`'s confusion matrix, in the run folder.
+pub const CONFUSION_FILE: &str = "confusion.csv";
+
 /// The tasks with a preset in presets/supervised/.
 pub const TASKS: &[&str] = &["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet"];
 
@@ -198,7 +201,8 @@ fn train(config: ClassifyConfig, run_dir: &Path, checkpoint: Option<&Path>, show
     Ok(())
 }
 
-/// `rlx supervised eval RUN_DIR`: the held-out loss, accuracy and per-class accuracy of the run's checkpoint.
+/// `rlx supervised eval RUN_DIR`: the held-out loss, accuracy and per-class accuracy of the run's checkpoint; the
+/// confusion matrix goes to `RUN_DIR/confusion.csv` (row: true class, column: predicted class).
 fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
     let mut config = read_config(run_dir)?;
     config.device = device;
@@ -215,5 +219,13 @@ fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
         .map(|(c, row)| format!("{c}: {:.1}%", 100.0 * row[c] as f64 / row.iter().sum::<u64>().max(1) as f64))
         .collect();
     println!("per class: {}", per_class.join(", "));
+    let csv: String = eval
+        .confusion
+        .iter()
+        .map(|row| row.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
+    let path = run_dir.join(CONFUSION_FILE);
+    config::write_atomic(&path, &csv)?;
+    println!("confusion matrix: {}", path.display());
     Ok(())
 }
