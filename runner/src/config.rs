@@ -20,6 +20,7 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("supervised", "mnist-lenet", include_str!("../../presets/supervised/mnist-lenet.toml")),
     ("supervised", "fashion-lenet", include_str!("../../presets/supervised/fashion-lenet.toml")),
     ("supervised", "fashion-resnet", include_str!("../../presets/supervised/fashion-resnet.toml")),
+    ("supervised", "char-lstm", include_str!("../../presets/supervised/char-lstm.toml")),
 ];
 
 /// The algorithms `rlx train` knows.
@@ -87,8 +88,10 @@ mod tests {
         for (algo, name, _) in PRESETS {
             let (table, _) = preset_table(algo, Some(name), name).unwrap();
             if *algo == "supervised" {
-                let config: crate::supervised::classify::ClassifyConfig = from_table(table, name).unwrap();
-                config.validate().unwrap();
+                let mut table = table;
+                table.insert("task".into(), toml::Value::String(name.to_string()));
+                crate::supervised::TaskConfig::from_table(table).unwrap();
+                assert!(crate::supervised::TASKS.contains(name));
                 continue;
             }
             let config = RunConfig::from_table(algo, table).unwrap();

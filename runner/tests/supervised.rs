@@ -85,6 +85,69 @@ fn lenet_learns_mnist_resumes_exactly_and_evaluates() {
     assert!((correct as f64 / 2000.0 - printed).abs() < 1e-4);
 }
 
+#[test]
+fn char_lstm_learns_a_small_text_resumes_exactly_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_dir = dir.path().join("text");
+    std::fs::create_dir(&text_dir).unwrap();
+    let verse = "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n";
+    std::fs::write(text_dir.join("a_gut.txt"), verse.repeat(120)).unwrap();
+    let data = format!("data={}", text_dir.display());
+    let run = |dir: &Path, epochs: &str| {
+        let out = rlx(&[
+            "supervised",
+            "char-lstm",
+            "--run-dir",
+            dir.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--set",
+            &data,
+            "--set",
+            "hidden=64",
+            "--set",
+            "embed=16",
+            "--set",
+            "batch_size=8",
+            "--set",
+            "bptt=32",
+            "--set",
+            "log_interval=5",
+            "--set",
+            "lr_schedule=constant",
+            "--set",
+            "sample_chars=40",
+            "--set",
+            epochs,
+            "--set",
+            "prompt=\"Shall\"",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let printed = run(&straight, "epochs=4");
+    let rows = curve(&straight);
+    let val = value(&rows, "val/loss");
+    assert_eq!(val.len(), 4);
+    // From ln(26 letters) = 3.3 nats to a memorized verse.
+    assert!(val[3] < 1.5 && val[3] < val[0], "{val:?}");
+    let bits = value(&rows, "val/bits_per_char");
+    assert!((bits[3] - val[3] / std::f64::consts::LN_2).abs() < 1e-9);
+    assert!(printed.contains("sample (temperature 0.8):\nShall"), "{printed}");
+
+    run(&split, "epochs=2");
+    let out = rlx(&["supervised", "--resume", split.to_str().unwrap(), "--set", "epochs=4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(curve(&split), rows);
+
+    let out = rlx(&["supervised", "sample", straight.to_str().unwrap(), "--prompt", "Thou", "--chars", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sampled = String::from_utf8_lossy(&out.stdout);
+    assert!(sampled.starts_with("Thou") && sampled.trim_end().len() >= 30, "{sampled}");
+    expect_error(&["supervised", "sample", straight.to_str().unwrap(), "--prompt", "Zebra~"], "not in the vocabulary");
+}
+
 fn expect_error(args: &[&str], needle: &str) {
     let out = rlx(args);
     let err = stderr(&out);

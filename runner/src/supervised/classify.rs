@@ -5,9 +5,9 @@
 //! A checkpoint at the end of every epoch; a resumed run continues at the next epoch exactly as if it had never
 //! stopped (shuffling, augmentation and dropout are seeded from `(seed, epoch)`).
 
-use anyhow::{bail, Context, Result};
+use super::{load_checkpoint, save_checkpoint, Progress, Update};
+use anyhow::{bail, Result};
 use rand::{Rng, SeedableRng};
-use rlx_agents::checkpoint;
 use rlx_agents::device::DeviceChoice;
 use rlx_agents::guard;
 use rlx_agents::logger::Logger;
@@ -167,10 +167,7 @@ pub struct Classifier {
     optimizer: Optimizer,
     pub data: Split,
     pub classes: i64,
-    /// Epochs finished and optimizer steps taken.
-    pub epoch: usize,
-    pub step: u64,
-    skipped_updates: u64,
+    pub progress: Progress,
 }
 
 impl Classifier {
@@ -192,7 +189,7 @@ impl Classifier {
             _ => Rule::Adam(AdamConfig::default()),
         };
         let optimizer = Optimizer::with_rule(&vs, rule).with_weight_decay(config.weight_decay);
-        Ok(Classifier { config, vs, model, optimizer, data, classes, epoch: 0, step: 0, skipped_updates: 0 })
+        Ok(Classifier { config, vs, model, optimizer, data, classes, progress: Progress::default() })
     }
 
     pub fn num_parameters(&self) -> i64 {
@@ -233,7 +230,7 @@ impl Classifier {
     /// One epoch over the training set; logs `train/loss` and `charts/learning_rate`. Returns the mean loss, or
     /// `None` when an interrupt stopped it (the epoch then counts as not done).
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        let (seed, epoch) = (self.config.seed, self.epoch);
+        let (seed, epoch) = (self.config.seed, self.progress.epoch);
         // Everything random in an epoch comes from (seed, epoch): a resumed run repeats it exactly.
         tch::manual_seed((seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -247,7 +244,7 @@ impl Classifier {
             if guard::interrupted() {
                 return Ok(None);
             }
-            let lr = self.config.learning_rate_at(self.step, total, epoch);
+            let lr = self.config.learning_rate_at(self.progress.step, total, epoch);
             let images = self.augment(&images, &mut rng).to_device(device); // (B, 1, 28, 28)
             let labels = labels.to_device(device); // (B,)
             let logits = self.model.forward_t(&images, true); // (B, classes)
@@ -258,33 +255,28 @@ impl Classifier {
                 -100,
                 self.config.label_smoothing,
             );
-            let loss_value = loss.double_value(&[]);
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
-            let result =
-                if loss_value.is_finite() { self.optimizer.backward_step(&loss, lr, clip) } else { Err(loss_value) };
-            self.step += 1;
-            if let Err(value) = result {
-                let what =
-                    if loss_value.is_finite() { "gradient of the cross-entropy loss" } else { "cross-entropy loss" };
-                guard::non_finite(self.config.nan_policy, what, value, self.step)?;
-                self.skipped_updates += 1;
-                logger.scalar("charts/skipped_updates", self.skipped_updates as f64, self.step);
+            let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
+            let Some(loss_value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else {
                 continue;
-            }
+            };
             sum += loss_value;
             count += 1;
             window += loss_value;
             window_count += 1;
-            if self.step.is_multiple_of(self.config.log_interval as u64) {
+            if self.progress.step.is_multiple_of(self.config.log_interval as u64) {
                 let mean = window / window_count as f64;
-                logger.scalar("train/loss", mean, self.step);
-                logger.scalar("charts/learning_rate", lr, self.step);
+                logger.scalar("train/loss", mean, self.progress.step);
+                logger.scalar("charts/learning_rate", lr, self.progress.step);
                 let rate = count as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                logger.progress_with(self.step, format!("epoch {}  loss {mean:.4}  {rate:.1} batches/s", epoch + 1));
+                logger.progress_with(
+                    self.progress.step,
+                    format!("epoch {}  loss {mean:.4}  {rate:.1} batches/s", epoch + 1),
+                );
                 (window, window_count) = (0.0, 0);
             }
         }
-        self.epoch += 1;
+        self.progress.epoch += 1;
         Ok(Some(sum / count.max(1) as f64))
     }
 
@@ -314,38 +306,11 @@ impl Classifier {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tensors: Vec<(String, Tensor)> =
-            self.vs.variables().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
-        let (state, optimizer_step) = self.optimizer.state();
-        tensors.extend(state.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
-        let state = serde_json::json!({
-            "algo": "supervised",
-            "env_id": self.config.task,
-            "epoch": self.epoch,
-            "step": self.step,
-            "optimizer_step": optimizer_step,
-            "skipped_updates": self.skipped_updates,
-        });
-        Ok(checkpoint::save(path, &tensors, &state)?)
+        save_checkpoint(path, &self.vs, &self.optimizer, &self.config.task, &self.progress)
     }
 
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let loaded = checkpoint::load(path)?;
-        let err = |reason: String| anyhow::anyhow!("{}: {reason}", path.display());
-        checkpoint::check_identity(&loaded.state, "supervised", &self.config.task).map_err(err)?;
-        checkpoint::copy_weights(&self.vs, &loaded.tensors, "model.").map_err(err)?;
-        let optimizer: std::collections::HashMap<String, Tensor> = loaded
-            .tensors
-            .iter()
-            .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
-            .collect();
-        let number = |key: &str| {
-            loaded.state[key].as_u64().with_context(|| format!("{}: state field `{key}` missing", path.display()))
-        };
-        self.optimizer.load_state(&optimizer, number("optimizer_step")? as i64).map_err(err)?;
-        self.epoch = number("epoch")? as usize;
-        self.step = number("step")?;
-        self.skipped_updates = number("skipped_updates")?;
+        self.progress = load_checkpoint(path, &self.vs, &mut self.optimizer, &self.config.task)?;
         Ok(())
     }
 }

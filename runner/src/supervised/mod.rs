@@ -5,17 +5,26 @@
 //! rlx supervised TASK [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
 //! rlx supervised --resume RUN_DIR [--set epochs=N]
 //! rlx supervised eval RUN_DIR [--device cpu|cuda]
+//! rlx supervised sample RUN_DIR [--prompt TEXT] [--chars N] [--temperature T] [--seed N]
 //! ```
+//!
+//! Each task is a [`Trainer`] (image classification in `classify.rs`, the character language model in
+//! `char_lm.rs`); this file holds what they share: the epoch loop with its logging, checkpoints and summary, the
+//! update step with its NaN guard, and the checkpoint layout.
 
+pub mod char_lm;
 pub mod classify;
 
 use crate::config;
 use crate::train::{CHECKPOINT_FILE, CONFIG_FILE, SUMMARY_FILE};
 use anyhow::{bail, Context, Result};
+use char_lm::{CharLm, CharLmConfig};
 use classify::{Classifier, ClassifyConfig};
 use rlx_agents::device::{self, DeviceChoice};
+use rlx_agents::guard;
 use rlx_agents::logger::Logger;
-use rlx_agents::AgentError;
+use rlx_agents::{checkpoint, AgentError};
+use rlx_models::Optimizer;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -23,15 +32,25 @@ use std::path::{Path, PathBuf};
 pub const CONFUSION_FILE: &str = "confusion.csv";
 
 /// The tasks with a preset in presets/supervised/.
-pub const TASKS: &[&str] = &["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet"];
+pub const TASKS: &[&str] = &["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm"];
 
 #[derive(clap::Args)]
 pub struct SupervisedArgs {
-    /// The task (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet), or `eval` followed by a run folder.
+    /// The task (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet, char-lstm), or `eval` / `sample`
+    /// followed by a run folder.
     #[arg(required_unless_present = "resume")]
     pub task: Option<String>,
-    /// With `eval`: the run folder to evaluate.
+    /// With `eval` or `sample`: the run folder.
     pub run: Option<PathBuf>,
+    /// With `sample`: the text to continue (default: the run's `prompt`).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// With `sample`: characters to generate.
+    #[arg(long, default_value_t = 500)]
+    pub chars: usize,
+    /// With `sample`: softmax temperature (default: the run's).
+    #[arg(long)]
+    pub temperature: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Run folder (default: runs/<task>__<seed>__<unix time>).
@@ -56,12 +75,12 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
     if let Some(run_dir) = &args.resume {
         let mut config = read_config(run_dir)?;
         if !args.overrides.is_empty() || args.device.is_some() {
-            let mut table = toml::Table::try_from(&config)?;
+            let mut table = config.to_table()?;
             if let Some(device) = args.device {
                 table.insert("device".into(), toml::Value::try_from(device)?);
             }
             config::apply_overrides(&mut table, &args.overrides)?;
-            config = config::from_table(table, "supervised")?;
+            config = TaskConfig::from_table(table)?;
         }
         let checkpoint = run_dir.join(CHECKPOINT_FILE);
         if !checkpoint.exists() {
@@ -70,9 +89,10 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
         return train(config, run_dir, Some(&checkpoint), show_progress);
     }
     let task = args.task.as_deref().expect("clap requires a task");
-    if task == "eval" {
-        let run_dir = args.run.as_deref().context("usage: rlx supervised eval RUN_DIR")?;
-        return eval(run_dir, args.device.unwrap_or(DeviceChoice::Cpu));
+    if task == "eval" || task == "sample" {
+        let run_dir = args.run.as_deref().with_context(|| format!("usage: rlx supervised {task} RUN_DIR"))?;
+        let device = args.device.unwrap_or(DeviceChoice::Cpu);
+        return if task == "eval" { eval(run_dir, device) } else { sample(run_dir, device, &args) };
     }
     if !TASKS.contains(&task) {
         bail!("unknown task `{task}` (known: {})", TASKS.join(", "));
@@ -86,11 +106,10 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
         table.insert("device".into(), toml::Value::try_from(device)?);
     }
     config::apply_overrides(&mut table, &args.overrides)?;
-    let config: ClassifyConfig = config::from_table(table, "supervised")?;
-    config.validate()?;
+    let config = TaskConfig::from_table(table)?;
     let run_dir = args.run_dir.unwrap_or_else(|| {
         let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("{task}__{}__{time}", config.seed))
+        PathBuf::from("runs").join(format!("{task}__{}__{time}", config.seed()))
     });
     if run_dir.join(CHECKPOINT_FILE).exists() || run_dir.join(CONFIG_FILE).exists() {
         bail!(
@@ -101,131 +120,411 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
     train(config, &run_dir, None, show_progress)
 }
 
+/// A supervised run's resolved config: which one is decided by its task.
+#[derive(Debug, Clone)]
+pub enum TaskConfig {
+    Classify(ClassifyConfig),
+    CharLm(CharLmConfig),
+}
+
+impl TaskConfig {
+    /// Parses and validates a table whose `task` names the kind of config.
+    pub fn from_table(table: toml::Table) -> Result<Self> {
+        let task = table.get("task").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+        let config = if task == "char-lstm" {
+            TaskConfig::CharLm(config::from_table(table, "supervised")?)
+        } else {
+            TaskConfig::Classify(config::from_table(table, "supervised")?)
+        };
+        match &config {
+            TaskConfig::Classify(c) => c.validate()?,
+            TaskConfig::CharLm(c) => c.validate()?,
+        }
+        Ok(config)
+    }
+
+    pub fn to_table(&self) -> Result<toml::Table> {
+        Ok(match self {
+            TaskConfig::Classify(c) => toml::Table::try_from(c)?,
+            TaskConfig::CharLm(c) => toml::Table::try_from(c)?,
+        })
+    }
+
+    fn seed(&self) -> u64 {
+        match self {
+            TaskConfig::Classify(c) => c.seed,
+            TaskConfig::CharLm(c) => c.seed,
+        }
+    }
+
+    fn device(&self) -> DeviceChoice {
+        match self {
+            TaskConfig::Classify(c) => c.device,
+            TaskConfig::CharLm(c) => c.device,
+        }
+    }
+
+    /// The task's trainer, its data loaded and its network built.
+    fn trainer(&self, device: tch::Device) -> Result<Box<dyn Trainer>> {
+        Ok(match self {
+            TaskConfig::Classify(c) => Box::new(Classifier::new(c.clone(), device)?),
+            TaskConfig::CharLm(c) => Box::new(CharLm::new(c.clone(), device)?),
+        })
+    }
+}
+
 /// Reads a supervised run folder's resolved config.
-pub fn read_config(run_dir: &Path) -> Result<ClassifyConfig> {
+pub fn read_config(run_dir: &Path) -> Result<TaskConfig> {
     let path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {} (is {} a run folder?)", path.display(), run_dir.display()))?;
     let table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
-    config::from_table(table, "supervised").with_context(|| format!("{} (saved config)", path.display()))
+    TaskConfig::from_table(table).with_context(|| format!("{} (saved config)", path.display()))
 }
 
-fn train(config: ClassifyConfig, run_dir: &Path, checkpoint: Option<&Path>, show_progress: bool) -> Result<()> {
-    let device = config.device.resolve()?;
+/// Epochs finished, optimizer steps taken and updates skipped by the NaN guard: what a checkpoint counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    pub epoch: usize,
+    pub step: u64,
+    pub skipped_updates: u64,
+}
+
+/// One optimizer update of a supervised loss, with the NaN guard: a non-finite loss or gradient stops training
+/// with a one-line error (or, with `nan_policy = "skip"`, skips the update and counts it).
+pub struct Update {
+    pub lr: f64,
+    pub max_grad_norm: Option<f64>,
+    pub nan_policy: guard::NanPolicy,
+}
+
+impl Update {
+    /// Backpropagates `loss` and steps; the loss value, or `None` when the update was skipped.
+    pub fn apply(
+        &self,
+        optimizer: &mut Optimizer,
+        loss: &tch::Tensor,
+        progress: &mut Progress,
+        logger: &mut Logger,
+    ) -> Result<Option<f64>> {
+        let value = loss.double_value(&[]);
+        let result =
+            if value.is_finite() { optimizer.backward_step(loss, self.lr, self.max_grad_norm) } else { Err(value) };
+        progress.step += 1;
+        match result {
+            Ok(_) => Ok(Some(value)),
+            Err(bad) => {
+                let what = if value.is_finite() { "gradient of the cross-entropy loss" } else { "cross-entropy loss" };
+                guard::non_finite(self.nan_policy, what, bad, progress.step)?;
+                progress.skipped_updates += 1;
+                logger.scalar("charts/skipped_updates", progress.skipped_updates as f64, progress.step);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The checkpoint of a supervised run: the network's variables (`model.*`, batch-norm statistics included), the
+/// optimizer's state (`optimizer.*`) and the counters, in rlx's one checkpoint format.
+pub fn save_checkpoint(
+    path: &Path,
+    vs: &tch::nn::VarStore,
+    optimizer: &Optimizer,
+    task: &str,
+    progress: &Progress,
+) -> Result<()> {
+    let mut tensors: Vec<(String, tch::Tensor)> =
+        vs.variables().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
+    let (state, optimizer_step) = optimizer.state();
+    tensors.extend(state.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
+    let state = serde_json::json!({
+        "algo": "supervised",
+        "env_id": task,
+        "epoch": progress.epoch,
+        "step": progress.step,
+        "optimizer_step": optimizer_step,
+        "skipped_updates": progress.skipped_updates,
+    });
+    Ok(checkpoint::save(path, &tensors, &state)?)
+}
+
+/// Restores what [`save_checkpoint`] wrote into `vs` and `optimizer`; a checkpoint of another task or network is
+/// a one-line error.
+pub fn load_checkpoint(path: &Path, vs: &tch::nn::VarStore, optimizer: &mut Optimizer, task: &str) -> Result<Progress> {
+    let loaded = checkpoint::load(path)?;
+    let err = |reason: String| anyhow::anyhow!("{}: {reason}", path.display());
+    checkpoint::check_identity(&loaded.state, "supervised", task).map_err(err)?;
+    checkpoint::copy_weights(vs, &loaded.tensors, "model.").map_err(err)?;
+    let moments: std::collections::HashMap<String, tch::Tensor> = loaded
+        .tensors
+        .iter()
+        .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
+        .collect();
+    let number = |key: &str| loaded.state[key].as_u64().ok_or_else(|| err(format!("state field `{key}` missing")));
+    optimizer.load_state(&moments, number("optimizer_step")? as i64).map_err(err)?;
+    Ok(Progress {
+        epoch: number("epoch")? as usize,
+        step: number("step")?,
+        skipped_updates: number("skipped_updates")?,
+    })
+}
+
+/// What the epoch loop needs of a task.
+pub trait Trainer {
+    fn task(&self) -> &str;
+    fn epochs(&self) -> usize;
+    fn progress(&self) -> Progress;
+    fn total_steps(&self) -> u64;
+    /// "lenet, 61,706 parameters, 8000 training / 2000 held-out images": for the start line.
+    fn describe(&self) -> String;
+    /// One epoch; its mean training loss, or `None` when an interrupt stopped it.
+    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>>;
+    /// Held-out metrics, `val/loss` first, as (tag, value).
+    fn evaluate(&mut self) -> Vec<(&'static str, f64)>;
+    fn save(&self, path: &Path) -> Result<()>;
+    fn load(&mut self, path: &Path) -> Result<()>;
+    /// Printed after the last epoch (a text sample for language models).
+    fn epilogue(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+impl Trainer for Classifier {
+    fn task(&self) -> &str {
+        &self.config.task
+    }
+    fn epochs(&self) -> usize {
+        self.config.epochs
+    }
+    fn progress(&self) -> Progress {
+        self.progress
+    }
+    fn total_steps(&self) -> u64 {
+        Classifier::total_steps(self)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{}, {} parameters, {} on {}: {} training / {} held-out images",
+            self.config.model,
+            self.num_parameters(),
+            self.config.optimizer,
+            self.config.dataset,
+            self.data.train.len(),
+            self.data.test.len()
+        )
+    }
+    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
+        Classifier::train_epoch(self, logger)
+    }
+    fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
+        let eval = Classifier::evaluate(self, &self.data.test);
+        vec![("val/loss", eval.loss), ("val/accuracy", eval.accuracy)]
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        Classifier::save(self, path)
+    }
+    fn load(&mut self, path: &Path) -> Result<()> {
+        Classifier::load(self, path)
+    }
+}
+
+impl Trainer for CharLm {
+    fn task(&self) -> &str {
+        &self.config.task
+    }
+    fn epochs(&self) -> usize {
+        self.config.epochs
+    }
+    fn progress(&self) -> Progress {
+        self.progress
+    }
+    fn total_steps(&self) -> u64 {
+        CharLm::total_steps(self)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "LSTM {}x{}, {} parameters, {} characters ({} distinct): {} training / {} held out",
+            self.config.layers,
+            self.config.hidden,
+            self.num_parameters(),
+            self.corpus.train.len() + self.corpus.test.len(),
+            self.corpus.vocab.len(),
+            self.corpus.train.len(),
+            self.corpus.test.len()
+        )
+    }
+    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
+        CharLm::train_epoch(self, logger)
+    }
+    fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
+        let nats = CharLm::evaluate(self);
+        vec![("val/loss", nats), ("val/bits_per_char", nats / std::f64::consts::LN_2)]
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        CharLm::save(self, path)
+    }
+    fn load(&mut self, path: &Path) -> Result<()> {
+        CharLm::load(self, path)
+    }
+    fn epilogue(&self) -> Result<Option<String>> {
+        if self.config.sample_chars == 0 {
+            return Ok(None);
+        }
+        let text =
+            self.sample(&self.config.prompt, self.config.sample_chars, self.config.temperature, self.config.seed)?;
+        Ok(Some(format!("sample (temperature {}):\n{text}", self.config.temperature)))
+    }
+}
+
+fn train(config: TaskConfig, run_dir: &Path, checkpoint: Option<&Path>, show_progress: bool) -> Result<()> {
+    let device = config.device().resolve()?;
     // Data and network before the disk: a missing dataset leaves no run folder behind.
-    let mut classifier = Classifier::new(config.clone(), device)?;
+    let mut trainer = config.trainer(device)?;
+    let task = trainer.task().to_string();
     if let Some(checkpoint) = checkpoint {
-        classifier.load(checkpoint)?;
-        if classifier.epoch >= config.epochs {
+        trainer.load(checkpoint)?;
+        if trainer.progress().epoch >= trainer.epochs() {
             println!(
                 "{} is complete ({} of {} epochs); to train further: rlx supervised --resume {0} --set epochs=N",
                 run_dir.display(),
-                classifier.epoch,
-                config.epochs
+                trainer.progress().epoch,
+                trainer.epochs()
             );
             return Ok(());
         }
-        eprintln!("resuming {} at epoch {} of {}", run_dir.display(), classifier.epoch + 1, config.epochs);
+        eprintln!("resuming {} at epoch {} of {}", run_dir.display(), trainer.progress().epoch + 1, trainer.epochs());
     } else {
         std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
-        let header = format!("# rlx supervised {}: resolved config\n", config.task);
-        config::write_atomic(&run_dir.join(CONFIG_FILE), &(header + &toml::to_string(&config)?))?;
+        let header = format!("# rlx supervised {task}: resolved config\n");
+        config::write_atomic(&run_dir.join(CONFIG_FILE), &(header + &toml::to_string(&config.to_table()?)?))?;
     }
-    eprintln!(
-        "training {} ({}, {} parameters) on {}, {} training / {} held-out images, on {}, logging to {}",
-        config.task,
-        config.model,
-        classifier.num_parameters(),
-        config.dataset,
-        classifier.data.train.len(),
-        classifier.data.test.len(),
-        device::name(device),
-        run_dir.display()
-    );
-    let resumed_at = checkpoint.map(|_| classifier.step);
-    let mut logger = Logger::new(Some(run_dir), classifier.total_steps(), show_progress, resumed_at)?;
+    eprintln!("training {task} ({}) on {}, logging to {}", trainer.describe(), device::name(device), run_dir.display());
+    let resumed_at = checkpoint.map(|_| trainer.progress().step);
+    let mut logger = Logger::new(Some(run_dir), trainer.total_steps(), show_progress, resumed_at)?;
     let started = std::time::Instant::now();
-    let first_epoch = classifier.epoch;
-    let mut last = None;
-    while classifier.epoch < config.epochs {
+    let first_epoch = trainer.progress().epoch;
+    let mut last = Vec::new();
+    while trainer.progress().epoch < trainer.epochs() {
         let epoch_started = std::time::Instant::now();
-        let Some(train_loss) = classifier.train_epoch(&mut logger)? else {
+        let Some(train_loss) = trainer.train_epoch(&mut logger)? else {
             logger.finish();
+            let epoch = trainer.progress().epoch;
             eprintln!(
-                "rlx: interrupted in epoch {}; the checkpoint of epoch {} stays: resume with rlx supervised --resume {}",
-                classifier.epoch + 1,
-                classifier.epoch,
+                "rlx: interrupted in epoch {}; the checkpoint of epoch {epoch} stays: resume with rlx supervised \
+                 --resume {}",
+                epoch + 1,
                 run_dir.display()
             );
-            return Err(AgentError::Interrupted { step: classifier.step }.into());
+            return Err(AgentError::Interrupted { step: trainer.progress().step }.into());
         };
         let seconds = epoch_started.elapsed().as_secs_f64();
-        let eval = classifier.evaluate(&classifier.data.test);
-        let step = classifier.step;
+        let metrics = trainer.evaluate();
+        let Progress { epoch, step, .. } = trainer.progress();
         logger.scalar("train/epoch_loss", train_loss, step);
-        logger.scalar("val/loss", eval.loss, step);
-        logger.scalar("val/accuracy", eval.accuracy, step);
-        logger.scalar("charts/epoch", classifier.epoch as f64, step);
+        for (tag, value) in &metrics {
+            logger.scalar(tag, *value, step);
+        }
+        logger.scalar("charts/epoch", epoch as f64, step);
         logger.scalar("charts/epoch_seconds", seconds, step);
         logger.flush();
+        let shown: Vec<String> = metrics.iter().map(|(tag, v)| format!("{tag} {v:.4}")).collect();
         eprintln!(
-            "epoch {}/{}: train loss {train_loss:.4}, val loss {:.4}, val accuracy {:.2}% ({seconds:.1} s)",
-            classifier.epoch,
-            config.epochs,
-            eval.loss,
-            100.0 * eval.accuracy
+            "epoch {epoch}/{}: train loss {train_loss:.4}, {} ({seconds:.1} s)",
+            trainer.epochs(),
+            shown.join(", ")
         );
-        classifier.save(&run_dir.join(CHECKPOINT_FILE))?;
-        last = Some(eval);
+        trainer.save(&run_dir.join(CHECKPOINT_FILE))?;
+        last = metrics;
     }
     logger.finish();
     let wall = started.elapsed().as_secs_f64();
-    let eval = last.context("no epoch ran")?;
-    let summary = serde_json::json!({
-        "task": config.task,
-        "seed": config.seed,
-        "epochs": classifier.epoch,
+    let epochs = trainer.progress().epoch;
+    let mut summary = serde_json::json!({
+        "task": task,
+        "seed": config.seed(),
+        "epochs": epochs,
         "wall_time_s": wall,
-        "seconds_per_epoch": wall / (classifier.epoch - first_epoch).max(1) as f64,
-        "val_loss": eval.loss,
-        "val_accuracy": eval.accuracy,
+        "seconds_per_epoch": wall / (epochs - first_epoch).max(1) as f64,
     });
+    for (tag, value) in &last {
+        summary[tag.replace('/', "_")] = serde_json::json!(value);
+    }
     config::write_atomic(&run_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
-    println!(
-        "done: {} epochs in {wall:.1} s, held-out accuracy {:.2}% (loss {:.4}); run folder: {}",
-        classifier.epoch,
-        100.0 * eval.accuracy,
-        eval.loss,
-        run_dir.display()
-    );
+    let shown: Vec<String> = last.iter().map(|(tag, v)| format!("{tag} {v:.4}")).collect();
+    println!("done: {epochs} epochs in {wall:.1} s, {}; run folder: {}", shown.join(", "), run_dir.display());
+    if let Some(text) = trainer.epilogue()? {
+        println!("{text}");
+    }
     Ok(())
 }
 
-/// `rlx supervised eval RUN_DIR`: the held-out loss, accuracy and per-class accuracy of the run's checkpoint; the
-/// confusion matrix goes to `RUN_DIR/confusion.csv` (row: true class, column: predicted class).
+/// `rlx supervised eval RUN_DIR`: the held-out metrics of the run's checkpoint; for classifiers also the
+/// per-class accuracy, and the confusion matrix in `RUN_DIR/confusion.csv` (row: true class, column: predicted).
 fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
     let mut config = read_config(run_dir)?;
+    let checkpoint = run_dir.join(CHECKPOINT_FILE);
+    match &mut config {
+        TaskConfig::CharLm(c) => {
+            c.device = device;
+            let mut lm = CharLm::new(c.clone(), device.resolve()?)?;
+            lm.load(&checkpoint)?;
+            println!(
+                "task {} after {} epochs, {} held-out characters",
+                c.task,
+                lm.progress.epoch,
+                lm.corpus.test.len()
+            );
+            for (tag, value) in Trainer::evaluate(&mut lm) {
+                println!("{} {value:.4}", tag.trim_start_matches("val/").replace("loss", "val_loss"));
+            }
+            Ok(())
+        }
+        TaskConfig::Classify(c) => {
+            c.device = device;
+            let mut classifier = Classifier::new(c.clone(), device.resolve()?)?;
+            classifier.load(&checkpoint)?;
+            let eval = classifier.evaluate(&classifier.data.test);
+            println!(
+                "task {} after {} epochs, {} held-out images",
+                c.task,
+                classifier.progress.epoch,
+                classifier.data.test.len()
+            );
+            println!("val_loss {:.4}", eval.loss);
+            println!("val_accuracy {:.4}", eval.accuracy);
+            let per_class: Vec<String> = eval
+                .confusion
+                .iter()
+                .enumerate()
+                .map(|(k, row)| format!("{k}: {:.1}%", 100.0 * row[k] as f64 / row.iter().sum::<u64>().max(1) as f64))
+                .collect();
+            println!("per class: {}", per_class.join(", "));
+            let csv: String = eval
+                .confusion
+                .iter()
+                .map(|row| row.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",") + "\n")
+                .collect();
+            let path = run_dir.join(CONFUSION_FILE);
+            config::write_atomic(&path, &csv)?;
+            println!("confusion matrix: {}", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// `rlx supervised sample RUN_DIR`: text from a character language model's checkpoint.
+fn sample(run_dir: &Path, device: DeviceChoice, args: &SupervisedArgs) -> Result<()> {
+    let TaskConfig::CharLm(mut config) = read_config(run_dir)? else {
+        bail!("{} is not a language-model run: only char-lstm samples text", run_dir.display());
+    };
     config.device = device;
-    let mut classifier = Classifier::new(config.clone(), config.device.resolve()?)?;
-    classifier.load(&run_dir.join(CHECKPOINT_FILE))?;
-    let eval = classifier.evaluate(&classifier.data.test);
-    println!("task {} after {} epochs, {} held-out images", config.task, classifier.epoch, classifier.data.test.len());
-    println!("val_loss {:.4}", eval.loss);
-    println!("val_accuracy {:.4}", eval.accuracy);
-    let per_class: Vec<String> = eval
-        .confusion
-        .iter()
-        .enumerate()
-        .map(|(c, row)| format!("{c}: {:.1}%", 100.0 * row[c] as f64 / row.iter().sum::<u64>().max(1) as f64))
-        .collect();
-    println!("per class: {}", per_class.join(", "));
-    let csv: String = eval
-        .confusion
-        .iter()
-        .map(|row| row.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",") + "\n")
-        .collect();
-    let path = run_dir.join(CONFUSION_FILE);
-    config::write_atomic(&path, &csv)?;
-    println!("confusion matrix: {}", path.display());
+    let mut lm = CharLm::new(config.clone(), device.resolve()?)?;
+    lm.load(&run_dir.join(CHECKPOINT_FILE))?;
+    let prompt = args.prompt.clone().unwrap_or(config.prompt.clone());
+    let temperature = args.temperature.unwrap_or(config.temperature);
+    if temperature.is_nan() || temperature <= 0.0 {
+        bail!("--temperature must be positive");
+    }
+    println!("{}", lm.sample(&prompt, args.chars, temperature, args.seed.unwrap_or(config.seed))?);
     Ok(())
 }
