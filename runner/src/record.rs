@@ -130,14 +130,10 @@ fn fits(frame: &RgbFrame, text: &str) -> bool {
     (4 + 8 * text.chars().count()) * glyph_scale(frame) <= frame.width
 }
 
-/// `frame` with a black band under it holding `text` in white (font8x8's glyphs; what does not fit is cut).
-fn with_label(frame: &RgbFrame, text: &str) -> RgbFrame {
-    let scale = glyph_scale(frame);
-    let band = LINE * scale;
-    let (width, height) = (frame.width, frame.height + band);
-    let mut pixels = frame.pixels.clone();
-    pixels.resize(width * height * 3, 0);
-    let top = frame.height + (band - 8 * scale) / 2;
+/// Draws `text` into an RGB image `width` pixels wide with its top-left corner at (`x`, `y`): font8x8's glyphs,
+/// each pixel `scale` x `scale`, in `color`; what falls outside the image is cut.
+pub fn draw_text(pixels: &mut [u8], width: usize, x: usize, y: usize, text: &str, scale: usize, color: [u8; 3]) {
+    let height = pixels.len() / (3 * width);
     for (i, c) in text.chars().enumerate() {
         let glyph = font8x8::BASIC_FONTS.get(c).unwrap_or([0; 8]);
         for (row, bits) in glyph.iter().enumerate() {
@@ -146,15 +142,25 @@ fn with_label(frame: &RgbFrame, text: &str) -> RgbFrame {
                     continue; // bit 0 is the glyph's leftmost pixel
                 }
                 for (dy, dx) in (0..scale).flat_map(|dy| (0..scale).map(move |dx| (dy, dx))) {
-                    let x = (2 + i * 8 + col) * scale + dx;
-                    let y = top + row * scale + dy;
-                    if x < width {
-                        pixels[3 * (y * width + x)..3 * (y * width + x) + 3].copy_from_slice(&[255, 255, 255]);
+                    let (px, py) = (x + (i * 8 + col) * scale + dx, y + row * scale + dy);
+                    if px < width && py < height {
+                        pixels[3 * (py * width + px)..3 * (py * width + px) + 3].copy_from_slice(&color);
                     }
                 }
             }
         }
     }
+}
+
+/// `frame` with a black band under it holding `text` in white (font8x8's glyphs; what does not fit is cut).
+fn with_label(frame: &RgbFrame, text: &str) -> RgbFrame {
+    let scale = glyph_scale(frame);
+    let band = LINE * scale;
+    let (width, height) = (frame.width, frame.height + band);
+    let mut pixels = frame.pixels.clone();
+    pixels.resize(width * height * 3, 0);
+    let top = frame.height + (band - 8 * scale) / 2;
+    draw_text(&mut pixels, width, 2 * scale, top, text, scale, [255, 255, 255]);
     RgbFrame::new(width, height, pixels)
 }
 

@@ -6,14 +6,17 @@
 //! rlx supervised --resume RUN_DIR [--set epochs=N]
 //! rlx supervised eval RUN_DIR [--device cpu|cuda]
 //! rlx supervised sample RUN_DIR [--prompt TEXT] [--chars N] [--temperature T] [--seed N]
+//! rlx supervised translate RUN_DIR TEXT... [--beam K] [--attention FILE.png]
 //! ```
 //!
 //! Each task is a [`Trainer`] (image classification in `classify.rs`, the character language model in
 //! `char_lm.rs`); this file holds what they share: the epoch loop with its logging, checkpoints and summary, the
 //! update step with its NaN guard, and the checkpoint layout.
 
+mod attention_map;
 pub mod char_lm;
 pub mod classify;
+pub mod seq2seq;
 
 use crate::config;
 use crate::train::{CHECKPOINT_FILE, CONFIG_FILE, SUMMARY_FILE};
@@ -25,6 +28,7 @@ use rlx_agents::guard;
 use rlx_agents::logger::Logger;
 use rlx_agents::{checkpoint, AgentError};
 use rlx_models::Optimizer;
+use seq2seq::{Seq2SeqTaskConfig, Seq2SeqTrainer};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -32,16 +36,25 @@ use std::path::{Path, PathBuf};
 pub const CONFUSION_FILE: &str = "confusion.csv";
 
 /// The tasks with a preset in presets/supervised/.
-pub const TASKS: &[&str] = &["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm"];
+pub const TASKS: &[&str] =
+    &["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm", "seq2seq-addition", "seq2seq-dates"];
 
 #[derive(clap::Args)]
 pub struct SupervisedArgs {
-    /// The task (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet, char-lstm), or `eval` / `sample`
-    /// followed by a run folder.
+    /// The task (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet, char-lstm, seq2seq-addition,
+    /// seq2seq-dates), or `eval` / `sample` / `translate` followed by a run folder.
     #[arg(required_unless_present = "resume")]
     pub task: Option<String>,
-    /// With `eval` or `sample`: the run folder.
+    /// With `eval`, `sample` or `translate`: the run folder.
     pub run: Option<PathBuf>,
+    /// With `translate`: the strings to translate.
+    pub inputs: Vec<String>,
+    /// With `translate`: beam width (1: greedy).
+    #[arg(long, default_value_t = 1)]
+    pub beam: usize,
+    /// With `translate`: write the first input's attention map to this PNG.
+    #[arg(long)]
+    pub attention: Option<PathBuf>,
     /// With `sample`: the text to continue (default: the run's `prompt`).
     #[arg(long)]
     pub prompt: Option<String>,
@@ -89,10 +102,14 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
         return train(config, run_dir, Some(&checkpoint), show_progress);
     }
     let task = args.task.as_deref().expect("clap requires a task");
-    if task == "eval" || task == "sample" {
+    if ["eval", "sample", "translate"].contains(&task) {
         let run_dir = args.run.as_deref().with_context(|| format!("usage: rlx supervised {task} RUN_DIR"))?;
         let device = args.device.unwrap_or(DeviceChoice::Cpu);
-        return if task == "eval" { eval(run_dir, device) } else { sample(run_dir, device, &args) };
+        return match task {
+            "eval" => eval(run_dir, device),
+            "sample" => sample(run_dir, device, &args),
+            _ => translate(run_dir, device, &args),
+        };
     }
     if !TASKS.contains(&task) {
         bail!("unknown task `{task}` (known: {})", TASKS.join(", "));
@@ -125,6 +142,7 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
 pub enum TaskConfig {
     Classify(ClassifyConfig),
     CharLm(CharLmConfig),
+    Seq2Seq(Seq2SeqTaskConfig),
 }
 
 impl TaskConfig {
@@ -133,12 +151,15 @@ impl TaskConfig {
         let task = table.get("task").and_then(|t| t.as_str()).unwrap_or_default().to_string();
         let config = if task == "char-lstm" {
             TaskConfig::CharLm(config::from_table(table, "supervised")?)
+        } else if task.starts_with("seq2seq-") {
+            TaskConfig::Seq2Seq(config::from_table(table, "supervised")?)
         } else {
             TaskConfig::Classify(config::from_table(table, "supervised")?)
         };
         match &config {
             TaskConfig::Classify(c) => c.validate()?,
             TaskConfig::CharLm(c) => c.validate()?,
+            TaskConfig::Seq2Seq(c) => c.validate()?,
         }
         Ok(config)
     }
@@ -147,6 +168,7 @@ impl TaskConfig {
         Ok(match self {
             TaskConfig::Classify(c) => toml::Table::try_from(c)?,
             TaskConfig::CharLm(c) => toml::Table::try_from(c)?,
+            TaskConfig::Seq2Seq(c) => toml::Table::try_from(c)?,
         })
     }
 
@@ -154,6 +176,7 @@ impl TaskConfig {
         match self {
             TaskConfig::Classify(c) => c.seed,
             TaskConfig::CharLm(c) => c.seed,
+            TaskConfig::Seq2Seq(c) => c.seed,
         }
     }
 
@@ -161,6 +184,7 @@ impl TaskConfig {
         match self {
             TaskConfig::Classify(c) => c.device,
             TaskConfig::CharLm(c) => c.device,
+            TaskConfig::Seq2Seq(c) => c.device,
         }
     }
 
@@ -169,6 +193,7 @@ impl TaskConfig {
         Ok(match self {
             TaskConfig::Classify(c) => Box::new(Classifier::new(c.clone(), device)?),
             TaskConfig::CharLm(c) => Box::new(CharLm::new(c.clone(), device)?),
+            TaskConfig::Seq2Seq(c) => Box::new(Seq2SeqTrainer::new(c.clone(), device)?),
         })
     }
 }
@@ -376,6 +401,45 @@ impl Trainer for CharLm {
     }
 }
 
+impl Trainer for Seq2SeqTrainer {
+    fn task(&self) -> &str {
+        &self.config.task
+    }
+    fn epochs(&self) -> usize {
+        self.config.epochs
+    }
+    fn progress(&self) -> Progress {
+        self.progress
+    }
+    fn total_steps(&self) -> u64 {
+        Seq2SeqTrainer::total_steps(self)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "GRU encoder-decoder {}x{}, {:?} attention, {} parameters: {} training / {} held-out examples",
+            self.config.embed,
+            self.config.hidden,
+            self.config.attention,
+            self.num_parameters(),
+            self.data.train.len(),
+            self.data.test.len()
+        )
+    }
+    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
+        Seq2SeqTrainer::train_epoch(self, logger)
+    }
+    fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
+        let (loss, accuracy) = Seq2SeqTrainer::evaluate(self);
+        vec![("val/loss", loss), ("val/accuracy", accuracy)]
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        Seq2SeqTrainer::save(self, path)
+    }
+    fn load(&mut self, path: &Path) -> Result<()> {
+        Seq2SeqTrainer::load(self, path)
+    }
+}
+
 fn train(config: TaskConfig, run_dir: &Path, checkpoint: Option<&Path>, show_progress: bool) -> Result<()> {
     let device = config.device().resolve()?;
     // Data and network before the disk: a missing dataset leaves no run folder behind.
@@ -479,6 +543,21 @@ fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
             }
             Ok(())
         }
+        TaskConfig::Seq2Seq(c) => {
+            c.device = device;
+            let mut trainer = Seq2SeqTrainer::new(c.clone(), device.resolve()?)?;
+            trainer.load(&checkpoint)?;
+            let (loss, accuracy) = trainer.evaluate();
+            println!(
+                "task {} after {} epochs, {} held-out examples",
+                c.task,
+                trainer.progress.epoch,
+                trainer.data.test.len()
+            );
+            println!("val_loss {loss:.4}");
+            println!("val_accuracy {accuracy:.4}");
+            Ok(())
+        }
         TaskConfig::Classify(c) => {
             c.device = device;
             let mut classifier = Classifier::new(c.clone(), device.resolve()?)?;
@@ -526,5 +605,27 @@ fn sample(run_dir: &Path, device: DeviceChoice, args: &SupervisedArgs) -> Result
         bail!("--temperature must be positive");
     }
     println!("{}", lm.sample(&prompt, args.chars, temperature, args.seed.unwrap_or(config.seed))?);
+    Ok(())
+}
+
+/// `rlx supervised translate RUN_DIR TEXT...`: a seq2seq run's outputs, and the first one's attention map.
+fn translate(run_dir: &Path, device: DeviceChoice, args: &SupervisedArgs) -> Result<()> {
+    let TaskConfig::Seq2Seq(mut config) = read_config(run_dir)? else {
+        bail!("{} is not a seq2seq run: only seq2seq-addition and seq2seq-dates translate", run_dir.display());
+    };
+    if args.inputs.is_empty() {
+        bail!("usage: rlx supervised translate RUN_DIR TEXT... (for example \"535+61\")");
+    }
+    config.device = device;
+    let mut trainer = Seq2SeqTrainer::new(config, device.resolve()?)?;
+    trainer.load(&run_dir.join(CHECKPOINT_FILE))?;
+    for (i, input) in args.inputs.iter().enumerate() {
+        let (output, attention) = trainer.translate(input, args.beam)?;
+        println!("{input} -> {output}");
+        if let (0, Some(path)) = (i, &args.attention) {
+            attention_map::write_png(path, input, &output, &attention)?;
+            println!("attention map: {}", path.display());
+        }
+    }
     Ok(())
 }

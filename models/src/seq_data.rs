@@ -1,0 +1,208 @@
+//! Generated string-to-string tasks for the encoder-decoder models, each from a seed:
+//! - **addition**: `"535+61"` -> `"596"`, operands of 1 to `digits` digits;
+//! - **dates**: a date written in one of 9 human formats (`"25th of June, 2009"`, `"Thursday, June 25, 2009"`,
+//!   `"25.06.09"`, ...) -> its ISO form `"2009-06-25"`, for dates from 1950 to 2049.
+//!
+//! The held-out examples never occur in the training set (they are drawn first, then excluded), and a
+//! [`CharVocab`] maps characters to ids with the three specials PAD = 0, SOS = 1, EOS = 2.
+
+use rand::{Rng, SeedableRng};
+use std::collections::HashSet;
+
+pub const PAD: i64 = 0;
+pub const SOS: i64 = 1;
+pub const EOS: i64 = 2;
+
+/// Source and target strings, split into training and held-out examples.
+#[derive(Debug, Clone)]
+pub struct SeqTask {
+    pub train: Vec<(String, String)>,
+    pub test: Vec<(String, String)>,
+}
+
+/// `n_test` distinct held-out examples, then `n_train` training examples (repeats allowed) none of which is
+/// held out, all from `draw`.
+fn split(
+    n_train: usize,
+    n_test: usize,
+    seed: u64,
+    mut draw: impl FnMut(&mut rand_pcg::Pcg64) -> (String, String),
+) -> SeqTask {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let mut held_out = HashSet::new();
+    let mut test = Vec::with_capacity(n_test);
+    let mut attempts = 0;
+    while test.len() < n_test && attempts < 100 * n_test.max(1) {
+        attempts += 1;
+        let pair = draw(&mut rng);
+        if held_out.insert(pair.0.clone()) {
+            test.push(pair);
+        }
+    }
+    let mut train = Vec::with_capacity(n_train);
+    while train.len() < n_train {
+        let pair = draw(&mut rng);
+        if !held_out.contains(&pair.0) {
+            train.push(pair);
+        }
+    }
+    SeqTask { train, test }
+}
+
+/// `a+b` -> `a + b` with `a`, `b` of 1 to `digits` digits (each length equally likely, then uniform).
+pub fn addition(n_train: usize, n_test: usize, digits: u32, seed: u64) -> SeqTask {
+    let operand = move |rng: &mut rand_pcg::Pcg64| {
+        let len = rng.random_range(1..=digits);
+        let lo = if len == 1 { 0 } else { 10u64.pow(len - 1) };
+        rng.random_range(lo..10u64.pow(len))
+    };
+    split(n_train, n_test, seed, |rng| {
+        let (a, b) = (operand(rng), operand(rng));
+        (format!("{a}+{b}"), (a + b).to_string())
+    })
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Monday = 0 (Zeller's congruence, Gregorian).
+fn weekday(year: i32, month: u32, day: u32) -> usize {
+    let (y, m) = if month < 3 { (year - 1, month + 12) } else { (year, month) };
+    let (k, j) = (y % 100, y / 100);
+    let h = (day as i32 + 13 * (m as i32 + 1) / 5 + k + k / 4 + j / 4 + 5 * j) % 7; // 0 = Saturday
+    ((h + 5) % 7) as usize
+}
+
+fn ordinal(day: u32) -> String {
+    let suffix = match (day % 10, day % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{day}{suffix}")
+}
+
+/// The date written in format `format` (0..9).
+pub fn write_date(year: i32, month: u32, day: u32, format: usize) -> String {
+    let name = MONTHS[month as usize - 1];
+    match format {
+        0 => format!("{} of {name}, {year}", ordinal(day)),
+        1 => format!("{name} {day}, {year}"),
+        2 => format!("{day} {name} {year}"),
+        3 => format!("{}, {name} {day}, {year}", WEEKDAYS[weekday(year, month, day)]),
+        4 => format!("{} {day} {year}", &name[..3]),
+        5 => format!("{day:02}.{month:02}.{:02}", year % 100),
+        6 => format!("{month}/{day}/{year}"),
+        7 => format!("{} {}, '{:02}", &name[..3].to_uppercase(), ordinal(day).to_uppercase(), year % 100),
+        _ => format!("{year}, {name} {}", ordinal(day)),
+    }
+}
+
+pub const DATE_FORMATS: usize = 9;
+
+/// A date in a random format -> `YYYY-MM-DD`.
+pub fn dates(n_train: usize, n_test: usize, seed: u64) -> SeqTask {
+    split(n_train, n_test, seed, |rng| {
+        let year = rng.random_range(1950..=2049);
+        let month = rng.random_range(1..=12);
+        let day = rng.random_range(1..=days_in_month(year, month));
+        let format = rng.random_range(0..DATE_FORMATS);
+        (write_date(year, month, day, format), format!("{year}-{month:02}-{day:02}"))
+    })
+}
+
+/// Characters <-> ids, ids 0-2 being PAD, SOS and EOS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CharVocab {
+    pub chars: Vec<char>,
+}
+
+impl CharVocab {
+    /// Every character of `texts`, sorted.
+    pub fn from_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut chars: Vec<char> = texts.into_iter().flat_map(|t| t.chars()).collect();
+        chars.sort_unstable();
+        chars.dedup();
+        CharVocab { chars }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chars.len() + 3
+    }
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The ids of `text` (no SOS/EOS), or the first character not in the vocabulary.
+    pub fn encode(&self, text: &str) -> Result<Vec<i64>, char> {
+        text.chars().map(|c| self.chars.binary_search(&c).map(|i| i as i64 + 3).map_err(|_| c)).collect()
+    }
+
+    /// The text of `ids`, up to the first EOS; PAD and SOS are skipped.
+    pub fn decode(&self, ids: &[i64]) -> String {
+        ids.iter()
+            .take_while(|&&i| i != EOS)
+            .filter(|&&i| i >= 3)
+            .filter_map(|&i| self.chars.get(i as usize - 3))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_are_right_seeded_and_keep_held_out_examples_out_of_training() {
+        let task = addition(2000, 300, 3, 7);
+        for (src, tgt) in task.train.iter().chain(&task.test) {
+            let (a, b) = src.split_once('+').unwrap();
+            assert_eq!(a.parse::<u64>().unwrap() + b.parse::<u64>().unwrap(), tgt.parse::<u64>().unwrap());
+            assert!(a.len() <= 3 && b.len() <= 3);
+        }
+        let held: HashSet<&String> = task.test.iter().map(|p| &p.0).collect();
+        assert_eq!(held.len(), 300);
+        assert!(task.train.iter().all(|p| !held.contains(&p.0)));
+        assert_eq!(addition(2000, 300, 3, 7).train, task.train, "same seed, same examples");
+
+        assert_eq!(write_date(2009, 6, 25, 0), "25th of June, 2009");
+        assert_eq!(write_date(2009, 6, 25, 3), "Thursday, June 25, 2009");
+        assert_eq!(write_date(2000, 2, 29, 3), "Tuesday, February 29, 2000");
+        assert_eq!(write_date(1999, 12, 31, 3), "Friday, December 31, 1999");
+        assert_eq!(write_date(2011, 1, 2, 5), "02.01.11");
+        assert_eq!(write_date(2012, 3, 22, 7), "MAR 22ND, '12");
+        assert_eq!(write_date(2013, 11, 11, 8), "2013, November 11th");
+        let dates = dates(500, 100, 1);
+        assert!(dates.train.iter().all(|(_, t)| t.len() == 10 && t.as_bytes()[4] == b'-'));
+
+        let vocab = CharVocab::from_texts(["12+3", "15"]);
+        assert_eq!(vocab.len(), 3 + 5);
+        let ids = vocab.encode("15+").unwrap();
+        assert_eq!(vocab.decode(&[SOS, ids[0], ids[1], ids[2], EOS, ids[0]]), "15+");
+        assert_eq!(vocab.encode("19").unwrap_err(), '9');
+    }
+}
