@@ -1,0 +1,86 @@
+//! rlx's supervised networks compute what the same networks compute in PyTorch: each is built, every trainable
+//! parameter filled from its name by the rule `reference_supervised.py` uses, and a fixed batch's output shape and
+//! mean cross-entropy (training mode, dropout 0) compared with the numbers that script printed (PyTorch 2.11.0).
+
+use rlx_models::{Attention, CharLstm, CharLstmConfig, LeNet5, MlpClassifier, ResNet, Seq2Seq, Seq2SeqConfig};
+use tch::nn::{self, ModuleT};
+use tch::{Device, Kind, Tensor};
+
+/// `value[k] = 0.05 sin(0.37 k + 0.013 * sum of the name's bytes)`, as the script fills them.
+fn fill(vs: &nn::VarStore) {
+    tch::no_grad(|| {
+        for (name, mut p) in vs.variables() {
+            if !p.requires_grad() {
+                continue; // batch-norm statistics keep their defaults, as in PyTorch
+            }
+            let salt = 0.013 * name.bytes().map(|b| b as f64).sum::<f64>();
+            let k = Tensor::arange(p.numel() as i64, (Kind::Double, Device::Cpu));
+            let values = ((k * 0.37 + salt).sin() * 0.05).reshape(p.size()).to_kind(Kind::Float);
+            p.copy_(&values);
+        }
+    });
+}
+
+fn images() -> (Tensor, Tensor) {
+    let i = Tensor::arange(4 * 784, (Kind::Double, Device::Cpu));
+    let x = (i.remainder(17) / 17).reshape([4, 1, 28, 28]).to_kind(Kind::Float);
+    (x, Tensor::arange(4, (Kind::Int64, Device::Cpu)).remainder(10))
+}
+
+fn check(name: &str, logits: &Tensor, targets: &Tensor, shape: &[i64], want: f64) {
+    assert_eq!(logits.size(), shape, "{name}");
+    let classes = *shape.last().unwrap();
+    // PAD (0) is ignored only by the seq2seq targets; the other targets never hold -100.
+    let ignore = if name.starts_with("seq2seq") { 0 } else { -100 };
+    let loss = logits
+        .reshape([-1, classes])
+        .cross_entropy_loss::<Tensor>(&targets.reshape([-1]), None, tch::Reduction::Mean, ignore, 0.0)
+        .double_value(&[]);
+    assert!((loss - want).abs() < 2e-6, "{name}: loss {loss:.7} vs PyTorch {want:.7}");
+}
+
+#[test]
+fn classifiers_and_the_char_lstm_match_pytorch() {
+    let (x, y) = images();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mlp = MlpClassifier::new(&vs.root(), 784, &[32, 16], 10, 0.0);
+    fill(&vs);
+    check("mlp", &mlp.forward_t(&x, true), &y, &[4, 10], 2.3450465);
+
+    let vs = nn::VarStore::new(Device::Cpu);
+    let lenet = LeNet5::new(&vs.root(), 10, 0.0);
+    fill(&vs);
+    check("lenet", &lenet.forward_t(&x, true), &y, &[4, 10], 2.3136911);
+
+    let vs = nn::VarStore::new(Device::Cpu);
+    let resnet = ResNet::new(&vs.root(), 1, 10, 2);
+    fill(&vs);
+    check("resnet", &resnet.forward_t(&x, true), &y, &[4, 10], 2.2842016);
+
+    let vs = nn::VarStore::new(Device::Cpu);
+    let config = CharLstmConfig { vocab: 20, embed: 8, hidden: 16, layers: 2, dropout: 0.0, tied: false };
+    let lm = CharLstm::new(&vs.root(), config);
+    fill(&vs);
+    let b = Tensor::arange(2, (Kind::Int64, Device::Cpu)).unsqueeze(1);
+    let t = Tensor::arange(12, (Kind::Int64, Device::Cpu)).unsqueeze(0);
+    let tokens = (&b * 7 + &t * 3).remainder(20);
+    let targets = (&b * 5 + &t * 2 + 1).remainder(20);
+    let (logits, _) = lm.forward(&tokens, &lm.zero_state(2), true);
+    check("char_lstm", &logits, &targets, &[2, 12, 20], 3.0009263);
+}
+
+/// Both attentions, teacher-forced, on a batch whose second source and target are padded: the padding must be
+/// masked out of the attention and the loss as PyTorch's script masks it.
+#[test]
+fn the_encoder_decoder_with_either_attention_matches_pytorch() {
+    let source = Tensor::from_slice(&[3i64, 4, 5, 6, 7, 8, 3, 9, 0, 0]).reshape([2, 5]);
+    let target = Tensor::from_slice(&[4i64, 5, 6, 2, 7, 2, 0, 0]).reshape([2, 4]);
+    for (attention, want) in [(Attention::Bahdanau, 2.0701952), (Attention::Luong, 2.0731757)] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = Seq2SeqConfig { source_vocab: 10, target_vocab: 8, embed: 6, hidden: 12, attention, dropout: 0.0 };
+        let model = Seq2Seq::new(&vs.root(), config);
+        fill(&vs);
+        let logits = model.forward_teacher(&source, &target, &[true; 4], false);
+        check(&format!("seq2seq {attention:?}"), &logits, &target, &[2, 4, 8], want);
+    }
+}
