@@ -1,0 +1,92 @@
+"""`scripts/bench supervised`: trains every supervised task with its preset (seed 0) unless its run folder already
+holds a finished run, then writes results/supervised.md (held-out metric against the issue's target, wall-clock,
+seconds per epoch, the command) and the plots: a training curve per task and Fashion-MNIST confusion matrices.
+A stopped run resumes from its last epoch's checkpoint when this is run again.
+
+usage: python supervised_results.py RLX_BINARY PLOT_BINARY RUNS_DIR OUT.md [--tasks T ...]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+
+# task -> (metric in summary.json, target, "at least" or "at most", what it is)
+TARGETS = {
+    "mnist-mlp": ("val_accuracy", None, ">=", "held-out accuracy, 2,000 MNIST digits"),
+    "mnist-lenet": ("val_accuracy", 0.985, ">=", "held-out accuracy, 2,000 MNIST digits"),
+    "fashion-lenet": ("val_accuracy", 0.905, ">=", "Fashion-MNIST test accuracy"),
+    "fashion-resnet": ("val_accuracy", 0.93, ">=", "Fashion-MNIST test accuracy"),
+    "char-lstm": ("val_loss", 1.6, "<=", "held-out nats per character"),
+    "seq2seq-addition": ("val_accuracy", 0.99, ">=", "held-out exact-sequence accuracy"),
+    "seq2seq-dates": ("val_accuracy", 0.99, ">=", "held-out exact-sequence accuracy"),
+}
+FASHION = "T-shirt,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Boot"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rlx")
+    parser.add_argument("plot")
+    parser.add_argument("runs")
+    parser.add_argument("out")
+    parser.add_argument("--tasks", nargs="+", default=list(TARGETS))
+    args = parser.parse_args()
+    results_dir = os.path.dirname(os.path.abspath(args.out))
+    rows = []
+    for task in args.tasks:
+        run = os.path.join(args.runs, f"{task}-s0")
+        command = [args.rlx, "supervised", task, "--seed", "0", "--device", "cpu", "--run-dir", run, "--quiet"]
+        if not os.path.exists(os.path.join(run, "summary.json")):
+            if os.path.exists(os.path.join(run, "checkpoint.safetensors")):
+                subprocess.run([args.rlx, "supervised", "--resume", run, "--quiet"], check=True)
+            else:
+                subprocess.run(command, check=True)
+        summary = json.load(open(os.path.join(run, "summary.json")))
+        curve = os.path.join(results_dir, f"supervised_{task}.png")
+        plot = [args.plot, run, curve, "--title", task]
+        if task.startswith("fashion"):
+            subprocess.run([args.rlx, "supervised", "eval", run], check=True, capture_output=True)
+            plot += ["--confusion", os.path.join(results_dir, f"supervised_{task}_confusion.png"), "--labels", FASHION]
+        subprocess.run(plot, check=True)
+        rows.append((task, summary, " ".join(["rlx"] + command[1:5] + ["--device", "cpu"])))
+
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = [
+        "# Supervised tasks: held-out results",
+        "",
+        f"`scripts/bench supervised` (= `benchmarks/supervised_results.py`), report written {date} on "
+        f"{platform.node()} ({cpu}, {os.cpu_count()} cores, CPU only). Each task trains with its preset "
+        "(presets/supervised/<task>.toml), seed 0; wall-clock is the whole run as it happened on this machine "
+        "(other jobs may have shared its 2 cores: speed is measured side by side with PyTorch separately).",
+        "",
+        "| task | metric | result | target | met | epochs | wall-clock | s / epoch | command |",
+        "|---|---|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for task, summary, command in rows:
+        key, target, sense, what = TARGETS[task]
+        value = summary[key]
+        shown = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.3f}"
+        if target is None:
+            goal, met = "-", "-"
+        else:
+            goal = f"{'>=' if sense == '>=' else '<='} {100 * target:.1f}%" if "accuracy" in key else f"<= {target}"
+            met = "yes" if (value >= target if sense == ">=" else value <= target) else "**no**"
+        lines.append(
+            f"| {task} | {what} | {shown} | {goal} | {met} | {summary['epochs']} | {summary['wall_time_s'] / 60:.1f} min "
+            f"| {summary['seconds_per_epoch']:.1f} | `{command}` |"
+        )
+    lines.append("")
+    for task, _, _ in rows:
+        lines.append(f"![{task}](supervised_{task}.png)")
+        if task.startswith("fashion"):
+            lines.append(f"![{task} confusion matrix](supervised_{task}_confusion.png)")
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
