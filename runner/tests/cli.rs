@@ -1,30 +1,11 @@
 //! The `rlx` command line end to end: logs readable by TensorBoard, exact resume after a kill, evaluation, and
 //! one-line errors (non-zero exit, nothing already written touched) for bad input.
 
+mod common;
+
+use common::{curve, expect_error, rlx, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn rlx(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rlx")).args(args).output().expect("rlx runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The CSV's (step, tag, value) rows without the wall-clock columns and tags that depend on it.
-fn curve(dir: &Path) -> Vec<(u64, String, String)> {
-    std::fs::read_to_string(dir.join("progress.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].parse().unwrap(), f[1].to_string(), f[2].to_string())
-        })
-        .filter(|(_, tag, _)| tag != "charts/SPS")
-        .collect()
-}
+use std::process::Command;
 
 const SMALL_RUN: [&str; 8] = [
     "--set",
@@ -255,14 +236,6 @@ fn tensorboard_reads_the_same_scalars_as_the_csv() {
 }
 
 /// Runs `args`, expects a failure with one line on stderr starting `rlx: error:` and containing `needle`.
-fn expect_error(args: &[&str], needle: &str) {
-    let out = rlx(args);
-    let err = stderr(&out);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(err.starts_with("rlx: error: ") && err.contains(needle), "{args:?}: {err}");
-}
-
 #[test]
 fn bad_input_is_a_one_line_error_that_touches_nothing() {
     let tmp = tempfile::tempdir().unwrap();

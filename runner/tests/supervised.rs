@@ -2,32 +2,12 @@
 //! learns, a run resumed from its epoch checkpoint reproduces the uninterrupted curve exactly, `eval` agrees with
 //! the run, and bad input is a one-line error that leaves nothing behind.
 
+mod common;
+
+use common::{curve, expect_error, rlx, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn rlx(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rlx")).args(args).output().expect("rlx runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// (step, tag, value) rows of a run's CSV, without the wall-clock-dependent ones.
-fn curve(dir: &Path) -> Vec<(String, String, String)> {
-    std::fs::read_to_string(dir.join("progress.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[1].to_string(), f[2].to_string())
-        })
-        .filter(|(_, tag, _)| tag != "charts/epoch_seconds")
-        .collect()
-}
-
-fn value(rows: &[(String, String, String)], tag: &str) -> Vec<f64> {
+fn value(rows: &[(u64, String, String)], tag: &str) -> Vec<f64> {
     rows.iter().filter(|r| r.1 == tag).map(|r| r.2.parse().unwrap()).collect()
 }
 
@@ -214,15 +194,6 @@ fn seq2seq_learns_one_digit_sums_resumes_exactly_translates_and_draws_attention(
     let out = rlx(&["supervised", "translate", straight.to_str().unwrap(), "9+9", "--beam", "3"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("9+9 -> 18"), "{}", String::from_utf8_lossy(&out.stdout));
     expect_error(&["supervised", "translate", straight.to_str().unwrap(), "9*9"], "'*' is not a character");
-}
-
-fn expect_error(args: &[&str], needle: &str) {
-    let out = rlx(args);
-    let err = stderr(&out);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(err.contains(needle), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

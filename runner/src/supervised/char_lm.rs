@@ -4,7 +4,7 @@
 //! backpropagation through time), gradient clipping by global norm, Adam or SGD with a schedule. Reports held-out
 //! nats and bits per character; samples text from a prompt.
 
-use super::{load_checkpoint, save_checkpoint, Progress, Update};
+use super::{check_common, scheduled_lr, sequence_loss, Progress, Update};
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rlx_agents::device::DeviceChoice;
@@ -90,9 +90,6 @@ impl CharLmConfig {
         if !["adam", "sgd"].contains(&self.optimizer.as_str()) {
             bail!("unknown optimizer `{}` (known: adam, sgd)", self.optimizer);
         }
-        if !["constant", "cosine"].contains(&self.lr_schedule.as_str()) {
-            bail!("unknown lr_schedule `{}` (known: constant, cosine)", self.lr_schedule);
-        }
         if self.embed <= 0 || self.hidden <= 0 || self.layers <= 0 {
             bail!("embed, hidden and layers must be positive");
         }
@@ -102,9 +99,7 @@ impl CharLmConfig {
         if self.epochs == 0 || self.batch_size == 0 || self.bptt == 0 || self.log_interval == 0 {
             bail!("epochs, batch_size, bptt and log_interval must be positive");
         }
-        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 || !(0.0..1.0).contains(&self.dropout) {
-            bail!("learning_rate must be positive and dropout in [0, 1)");
-        }
+        check_common(self.learning_rate, &self.lr_schedule, &["constant", "cosine"], self.dropout)?;
         if self.temperature.is_nan() || self.temperature <= 0.0 {
             bail!("temperature must be positive");
         }
@@ -116,7 +111,7 @@ pub struct CharLm {
     pub config: CharLmConfig,
     pub vs: nn::VarStore,
     model: CharLstm,
-    optimizer: Optimizer,
+    pub(super) optimizer: Optimizer,
     pub corpus: TextCorpus,
     pub progress: Progress,
 }
@@ -157,19 +152,8 @@ impl CharLm {
     }
 
     fn learning_rate_at(&self, step: u64) -> f64 {
-        match self.config.lr_schedule.as_str() {
-            "cosine" => {
-                let progress = step as f64 / self.total_steps() as f64;
-                0.5 * self.config.learning_rate * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
-            _ => self.config.learning_rate,
-        }
-    }
-
-    /// Mean next-character cross-entropy (nats) of `logits` (B, T, V) against `targets` (B, T).
-    fn loss(logits: &Tensor, targets: &Tensor, reduction: tch::Reduction) -> Tensor {
-        let vocab = logits.size()[2];
-        logits.reshape([-1, vocab]).cross_entropy_loss::<Tensor>(&targets.reshape([-1]), None, reduction, -100, 0.0)
+        let c = &self.config;
+        scheduled_lr(&c.lr_schedule, c.learning_rate, step, self.total_steps(), self.progress.epoch, c.epochs)
     }
 
     /// One pass over the training stream. Returns the mean loss, or `None` when interrupted.
@@ -190,7 +174,7 @@ impl CharLm {
             let carried = (state.0.detach(), state.1.detach());
             let (logits, next) = self.model.forward(&inputs, &carried, true); // (B, bptt, V)
             state = next;
-            let loss = Self::loss(&logits, &targets, tch::Reduction::Mean);
+            let loss = sequence_loss(&logits, &targets, tch::Reduction::Mean, -100);
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
             let Some(value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else { continue };
@@ -220,7 +204,8 @@ impl CharLm {
             for (inputs, targets) in bptt_windows(&self.corpus.test, batch, 256) {
                 let (logits, next) = self.model.forward(&inputs.to_device(device), &state, false);
                 state = next;
-                total += Self::loss(&logits, &targets.to_device(device), tch::Reduction::Sum).double_value(&[]);
+                total +=
+                    sequence_loss(&logits, &targets.to_device(device), tch::Reduction::Sum, -100).double_value(&[]);
                 chars += targets.numel() as i64;
             }
             total / chars.max(1) as f64
@@ -252,15 +237,6 @@ impl CharLm {
             }
             Ok(format!("{prompt_text}{}", self.corpus.decode(&out), prompt_text = self.corpus.decode(&ids)))
         })
-    }
-
-    pub fn save(&self, path: &Path) -> Result<()> {
-        save_checkpoint(path, &self.vs, &self.optimizer, &self.config.task, &self.progress)
-    }
-
-    pub fn load(&mut self, path: &Path) -> Result<()> {
-        self.progress = load_checkpoint(path, &self.vs, &mut self.optimizer, &self.config.task)?;
-        Ok(())
     }
 }
 

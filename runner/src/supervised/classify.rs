@@ -5,7 +5,7 @@
 //! A checkpoint at the end of every epoch; a resumed run continues at the next epoch exactly as if it had never
 //! stopped (shuffling, augmentation and dropout are seeded from `(seed, epoch)`).
 
-use super::{load_checkpoint, save_checkpoint, Progress, Update};
+use super::{scheduled_lr, Progress, Update};
 use anyhow::{bail, Result};
 use rand::{Rng, SeedableRng};
 use rlx_agents::device::DeviceChoice;
@@ -140,14 +140,7 @@ impl ClassifyConfig {
 
     /// The learning rate at optimizer step `step` of `total` (`epoch` counts from 0).
     pub fn learning_rate_at(&self, step: u64, total: u64, epoch: usize) -> f64 {
-        match self.lr_schedule.as_str() {
-            "cosine" => 0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos()),
-            "step" => {
-                let drops = [self.epochs / 2, self.epochs * 3 / 4].iter().filter(|&&at| epoch >= at && at > 0).count();
-                self.learning_rate * 0.1f64.powi(drops as i32)
-            }
-            _ => self.learning_rate,
-        }
+        scheduled_lr(&self.lr_schedule, self.learning_rate, step, total, epoch, self.epochs)
     }
 }
 
@@ -164,7 +157,7 @@ pub struct Classifier {
     pub config: ClassifyConfig,
     pub vs: nn::VarStore,
     model: Box<dyn ModuleT>,
-    optimizer: Optimizer,
+    pub(super) optimizer: Optimizer,
     pub data: Split,
     pub classes: i64,
     pub progress: Progress,
@@ -303,14 +296,5 @@ impl Classifier {
         let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
         let n = set.len().max(1) as f64;
         Evaluation { loss: loss_sum / n, accuracy: correct as f64 / n, confusion }
-    }
-
-    pub fn save(&self, path: &Path) -> Result<()> {
-        save_checkpoint(path, &self.vs, &self.optimizer, &self.config.task, &self.progress)
-    }
-
-    pub fn load(&mut self, path: &Path) -> Result<()> {
-        self.progress = load_checkpoint(path, &self.vs, &mut self.optimizer, &self.config.task)?;
-        Ok(())
     }
 }

@@ -294,6 +294,71 @@ pub fn load_checkpoint(path: &Path, vs: &tch::nn::VarStore, optimizer: &mut Opti
     })
 }
 
+/// The learning rate at optimizer step `step` of `total` (`epoch` of `epochs` counts from 0): `constant`, `cosine`
+/// (half a cosine from `base` to 0 over the run, per step) or `step` (x0.1 at 50% and 75% of the epochs).
+pub fn scheduled_lr(schedule: &str, base: f64, step: u64, total: u64, epoch: usize, epochs: usize) -> f64 {
+    match schedule {
+        "cosine" => 0.5 * base * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos()),
+        "step" => {
+            base * 0.1f64.powi([epochs / 2, epochs * 3 / 4].iter().filter(|&&at| at > 0 && epoch >= at).count() as i32)
+        }
+        _ => base,
+    }
+}
+
+/// One-line errors for the fields every supervised config has.
+pub fn check_common(learning_rate: f64, schedule: &str, schedules: &[&str], dropout: f64) -> Result<()> {
+    if !schedules.contains(&schedule) {
+        bail!("unknown lr_schedule `{schedule}` (known: {})", schedules.join(", "));
+    }
+    if learning_rate.is_nan() || learning_rate <= 0.0 {
+        bail!("learning_rate must be positive");
+    }
+    if !(0.0..1.0).contains(&dropout) {
+        bail!("dropout must be in [0, 1)");
+    }
+    Ok(())
+}
+
+/// Cross-entropy of per-position logits (B, T, V) against targets (B, T), positions holding `ignore` left out.
+pub fn sequence_loss(
+    logits: &tch::Tensor,
+    targets: &tch::Tensor,
+    reduction: tch::Reduction,
+    ignore: i64,
+) -> tch::Tensor {
+    let vocab = logits.size()[2];
+    logits.reshape([-1, vocab]).cross_entropy_loss::<tch::Tensor>(&targets.reshape([-1]), None, reduction, ignore, 0.0)
+}
+
+/// The [`Trainer`] methods every task forwards to its own inherent ones of the same names.
+macro_rules! forward_trainer_basics {
+    ($ty:ty) => {
+        fn task(&self) -> &str {
+            &self.config.task
+        }
+        fn epochs(&self) -> usize {
+            self.config.epochs
+        }
+        fn progress(&self) -> Progress {
+            self.progress
+        }
+        fn total_steps(&self) -> u64 {
+            <$ty>::total_steps(self)
+        }
+        fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
+            <$ty>::train_epoch(self, logger)
+        }
+        fn save(&self, path: &Path) -> Result<()> {
+            save_checkpoint(path, &self.vs, &self.optimizer, &self.config.task, &self.progress)
+        }
+        fn load(&mut self, path: &Path) -> Result<()> {
+            self.progress = load_checkpoint(path, &self.vs, &mut self.optimizer, &self.config.task)?;
+            Ok(())
+        }
+    };
+}
+
 /// What the epoch loop needs of a task.
 pub trait Trainer {
     fn task(&self) -> &str;
@@ -315,18 +380,7 @@ pub trait Trainer {
 }
 
 impl Trainer for Classifier {
-    fn task(&self) -> &str {
-        &self.config.task
-    }
-    fn epochs(&self) -> usize {
-        self.config.epochs
-    }
-    fn progress(&self) -> Progress {
-        self.progress
-    }
-    fn total_steps(&self) -> u64 {
-        Classifier::total_steps(self)
-    }
+    forward_trainer_basics!(Classifier);
     fn describe(&self) -> String {
         format!(
             "{}, {} parameters, {} on {}: {} training / {} held-out images",
@@ -338,34 +392,14 @@ impl Trainer for Classifier {
             self.data.test.len()
         )
     }
-    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        Classifier::train_epoch(self, logger)
-    }
     fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
         let eval = Classifier::evaluate(self, &self.data.test);
         vec![("val/loss", eval.loss), ("val/accuracy", eval.accuracy)]
     }
-    fn save(&self, path: &Path) -> Result<()> {
-        Classifier::save(self, path)
-    }
-    fn load(&mut self, path: &Path) -> Result<()> {
-        Classifier::load(self, path)
-    }
 }
 
 impl Trainer for CharLm {
-    fn task(&self) -> &str {
-        &self.config.task
-    }
-    fn epochs(&self) -> usize {
-        self.config.epochs
-    }
-    fn progress(&self) -> Progress {
-        self.progress
-    }
-    fn total_steps(&self) -> u64 {
-        CharLm::total_steps(self)
-    }
+    forward_trainer_basics!(CharLm);
     fn describe(&self) -> String {
         format!(
             "LSTM {}x{}, {} parameters, {} characters ({} distinct): {} training / {} held out",
@@ -378,18 +412,9 @@ impl Trainer for CharLm {
             self.corpus.test.len()
         )
     }
-    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        CharLm::train_epoch(self, logger)
-    }
     fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
         let nats = CharLm::evaluate(self);
         vec![("val/loss", nats), ("val/bits_per_char", nats / std::f64::consts::LN_2)]
-    }
-    fn save(&self, path: &Path) -> Result<()> {
-        CharLm::save(self, path)
-    }
-    fn load(&mut self, path: &Path) -> Result<()> {
-        CharLm::load(self, path)
     }
     fn epilogue(&self) -> Result<Option<String>> {
         if self.config.sample_chars == 0 {
@@ -402,18 +427,7 @@ impl Trainer for CharLm {
 }
 
 impl Trainer for Seq2SeqTrainer {
-    fn task(&self) -> &str {
-        &self.config.task
-    }
-    fn epochs(&self) -> usize {
-        self.config.epochs
-    }
-    fn progress(&self) -> Progress {
-        self.progress
-    }
-    fn total_steps(&self) -> u64 {
-        Seq2SeqTrainer::total_steps(self)
-    }
+    forward_trainer_basics!(Seq2SeqTrainer);
     fn describe(&self) -> String {
         format!(
             "GRU encoder-decoder {}x{}, {:?} attention, {} parameters: {} training / {} held-out examples",
@@ -425,18 +439,9 @@ impl Trainer for Seq2SeqTrainer {
             self.data.test.len()
         )
     }
-    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        Seq2SeqTrainer::train_epoch(self, logger)
-    }
     fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
         let (loss, accuracy) = Seq2SeqTrainer::evaluate(self);
         vec![("val/loss", loss), ("val/accuracy", accuracy)]
-    }
-    fn save(&self, path: &Path) -> Result<()> {
-        Seq2SeqTrainer::save(self, path)
-    }
-    fn load(&mut self, path: &Path) -> Result<()> {
-        Seq2SeqTrainer::load(self, path)
     }
 }
 

@@ -5,7 +5,7 @@
 //! clipping, Adam. Reported: held-out loss and exact-sequence accuracy with greedy decoding; `rlx supervised
 //! translate` decodes strings given on the command line (greedy or beam search) and draws the attention map.
 
-use super::{load_checkpoint, save_checkpoint, Progress, Update};
+use super::{check_common, scheduled_lr, sequence_loss, Progress, Update};
 use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -15,7 +15,6 @@ use rlx_agents::logger::Logger;
 use rlx_models::seq_data::{self, CharVocab, SeqTask, EOS, PAD};
 use rlx_models::{AdamConfig, Attention, Optimizer, Rule, Seq2Seq, Seq2SeqConfig};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
@@ -78,18 +77,13 @@ impl Seq2SeqTaskConfig {
         if !["seq2seq-addition", "seq2seq-dates"].contains(&self.task.as_str()) {
             bail!("unknown seq2seq task `{}` (known: seq2seq-addition, seq2seq-dates)", self.task);
         }
-        if !["constant", "cosine"].contains(&self.lr_schedule.as_str()) {
-            bail!("unknown lr_schedule `{}` (known: constant, cosine)", self.lr_schedule);
-        }
         if self.n_train == 0 || self.n_test == 0 || self.epochs == 0 || self.batch_size == 0 || self.log_interval == 0 {
             bail!("n_train, n_test, epochs, batch_size and log_interval must be positive");
         }
         if !(1..=9).contains(&self.digits) || self.embed <= 0 || self.hidden <= 0 {
             bail!("digits must be 1 to 9, embed and hidden positive");
         }
-        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 || !(0.0..1.0).contains(&self.dropout) {
-            bail!("learning_rate must be positive and dropout in [0, 1)");
-        }
+        check_common(self.learning_rate, &self.lr_schedule, &["constant", "cosine"], self.dropout)?;
         if !(0.0..=1.0).contains(&self.teacher_forcing) {
             bail!("teacher_forcing must be in [0, 1]");
         }
@@ -129,7 +123,7 @@ pub struct Seq2SeqTrainer {
     pub config: Seq2SeqTaskConfig,
     pub vs: nn::VarStore,
     pub model: Seq2Seq,
-    optimizer: Optimizer,
+    pub(super) optimizer: Optimizer,
     pub data: SeqTask,
     pub source_vocab: CharVocab,
     pub target_vocab: CharVocab,
@@ -183,19 +177,8 @@ impl Seq2SeqTrainer {
     }
 
     fn learning_rate_at(&self, step: u64) -> f64 {
-        match self.config.lr_schedule.as_str() {
-            "cosine" => {
-                let progress = step as f64 / self.total_steps() as f64;
-                0.5 * self.config.learning_rate * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
-            _ => self.config.learning_rate,
-        }
-    }
-
-    /// Mean cross-entropy over the real (non-PAD) target positions.
-    fn loss(logits: &Tensor, targets: &Tensor, reduction: tch::Reduction) -> Tensor {
-        let vocab = logits.size()[2];
-        logits.reshape([-1, vocab]).cross_entropy_loss::<Tensor>(&targets.reshape([-1]), None, reduction, PAD, 0.0)
+        let c = &self.config;
+        scheduled_lr(&c.lr_schedule, c.learning_rate, step, self.total_steps(), self.progress.epoch, c.epochs)
     }
 
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
@@ -216,7 +199,7 @@ impl Seq2SeqTrainer {
             let steps = target.size()[1] as usize;
             let forcing: Vec<bool> = (0..steps).map(|_| rng.random_bool(self.config.teacher_forcing)).collect();
             let logits = self.model.forward_teacher(&source, &target, &forcing, true); // (B, T, V)
-            let loss = Self::loss(&logits, &target, tch::Reduction::Mean);
+            let loss = sequence_loss(&logits, &target, tch::Reduction::Mean, PAD);
             let lr = self.learning_rate_at(self.progress.step);
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
@@ -245,7 +228,7 @@ impl Seq2SeqTrainer {
                 let (source, target) = (source.to_device(device), target.to_device(device));
                 let steps = target.size()[1] as usize;
                 let logits = self.model.forward_teacher(&source, &target, &vec![true; steps], false);
-                loss_sum += Self::loss(&logits, &target, tch::Reduction::Sum).double_value(&[]);
+                loss_sum += sequence_loss(&logits, &target, tch::Reduction::Sum, PAD).double_value(&[]);
                 tokens += target.ne(PAD).sum(Kind::Int64).int64_value(&[]);
                 let (ids, _) = self.model.greedy(&source, steps as i64 + 2);
                 let rows: Vec<Vec<i64>> = Vec::try_from(ids.to_device(Device::Cpu)).unwrap_or_default();
@@ -277,14 +260,5 @@ impl Seq2SeqTrainer {
         let rows = (text.chars().count() + 1).min(attention.size()[0] as usize);
         let attention: Vec<Vec<f32>> = Vec::try_from(attention.narrow(0, 0, rows as i64).to_device(Device::Cpu))?;
         Ok((text, attention))
-    }
-
-    pub fn save(&self, path: &Path) -> Result<()> {
-        save_checkpoint(path, &self.vs, &self.optimizer, &self.config.task, &self.progress)
-    }
-
-    pub fn load(&mut self, path: &Path) -> Result<()> {
-        self.progress = load_checkpoint(path, &self.vs, &mut self.optimizer, &self.config.task)?;
-        Ok(())
     }
 }
