@@ -58,8 +58,8 @@ enum Command {
         #[command(flatten)]
         play: PlayOptions,
     },
-    /// Train a supervised model (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet), resume one, or evaluate
-    /// one (`rlx supervised eval RUN_DIR`).
+    /// Train a supervised model (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet, char-lstm,
+    /// seq2seq-addition, seq2seq-dates), resume one, or use one (`eval`, `sample`, `translate` RUN_DIR).
     Supervised(supervised::SupervisedArgs),
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
     Info {

@@ -29,19 +29,28 @@ pub struct TrainArgs {
     /// Preset name under presets/<algo>/ (default: the one named after the env, if any).
     #[arg(long)]
     pub preset: Option<String>,
+    /// Continue the run in this folder from its checkpoint.
+    #[arg(long, conflicts_with_all = ["algo", "env", "preset", "seed", "run_dir"])]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// The options `rlx train` and `rlx supervised` share.
+#[derive(clap::Args)]
+pub struct RunOptions {
+    /// Seed of everything random in the run (default: the preset's, else 0).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run folder (default: runs/<env>__<algo>__<seed>__<unix time>).
+    /// Run folder (default: runs/<env or task>__[<algo>__]<seed>__<unix time>).
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
+    /// auto (CUDA when LibTorch sees a GPU), cpu or cuda (default: the preset's, else auto).
     #[arg(long)]
     pub device: Option<DeviceChoice>,
     /// Override any config field: --set n_steps=64 --set learning_rate=lin_1e-3 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
-    /// Continue the run in this folder from its checkpoint.
-    #[arg(long, conflicts_with_all = ["algo", "env", "preset", "seed", "run_dir"])]
-    pub resume: Option<PathBuf>,
     /// No progress bar (it is off anyway when stderr is not a terminal).
     #[arg(long)]
     pub quiet: bool,
@@ -61,9 +70,9 @@ pub fn install_interrupt_handler() {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     install_interrupt_handler();
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.run.quiet && std::io::stderr().is_terminal();
     if let Some(run_dir) = &args.resume {
-        return resume(run_dir, &args.overrides, args.device, show_progress);
+        return resume(run_dir, &args.run.overrides, args.run.device, show_progress);
     }
     let algo = args.algo.as_deref().expect("clap requires algo");
     let env_id = args.env.as_deref().expect("clap requires env");
@@ -72,19 +81,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let (mut table, preset) = config::preset_table(algo, args.preset.as_deref(), env_id)?;
     table.insert("env_id".into(), toml::Value::String(env_id.into()));
-    if let Some(seed) = args.seed {
+    if let Some(seed) = args.run.seed {
         table.insert("seed".into(), toml::Value::Integer(seed as i64));
     }
-    if let Some(device) = args.device {
+    if let Some(device) = args.run.device {
         table.insert("device".into(), toml::Value::try_from(device)?);
     }
-    config::apply_overrides(&mut table, &args.overrides)?;
+    config::apply_overrides(&mut table, &args.run.overrides)?;
     let config = RunConfig::from_table(algo, table)?;
     let device = config.device().resolve()?;
     // Build the envs before touching the disk: a bad env id leaves no run folder behind.
     let env = make_vec_env(&config.env_spec())?;
 
-    let run_dir = args.run_dir.unwrap_or_else(|| {
+    let run_dir = args.run.run_dir.unwrap_or_else(|| {
         let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from("runs").join(format!("{env_id}__{algo}__{}__{time}", config.seed()))
     });

@@ -19,7 +19,7 @@ pub mod classify;
 pub mod seq2seq;
 
 use crate::config;
-use crate::train::{CHECKPOINT_FILE, CONFIG_FILE, SUMMARY_FILE};
+use crate::train::{RunOptions, CHECKPOINT_FILE, CONFIG_FILE, SUMMARY_FILE};
 use anyhow::{bail, Context, Result};
 use char_lm::{CharLm, CharLmConfig};
 use classify::{Classifier, ClassifyConfig};
@@ -64,35 +64,24 @@ pub struct SupervisedArgs {
     /// With `sample`: softmax temperature (default: the run's).
     #[arg(long)]
     pub temperature: Option<f64>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Run folder (default: runs/<task>__<seed>__<unix time>).
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
-    #[arg(long)]
-    pub device: Option<DeviceChoice>,
-    /// Override any config field: --set epochs=20 --set learning_rate=3e-4 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
     /// Continue the run in this folder from its last epoch's checkpoint.
     #[arg(long, conflicts_with_all = ["task", "seed", "run_dir"])]
     pub resume: Option<PathBuf>,
-    /// No progress bar (it is off anyway when stderr is not a terminal).
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub options: RunOptions,
 }
 
 pub fn run(args: SupervisedArgs) -> Result<()> {
     crate::train::install_interrupt_handler();
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.options.quiet && std::io::stderr().is_terminal();
     if let Some(run_dir) = &args.resume {
         let mut config = read_config(run_dir)?;
-        if !args.overrides.is_empty() || args.device.is_some() {
+        if !args.options.overrides.is_empty() || args.options.device.is_some() {
             let mut table = config.to_table()?;
-            if let Some(device) = args.device {
+            if let Some(device) = args.options.device {
                 table.insert("device".into(), toml::Value::try_from(device)?);
             }
-            config::apply_overrides(&mut table, &args.overrides)?;
+            config::apply_overrides(&mut table, &args.options.overrides)?;
             config = TaskConfig::from_table(table)?;
         }
         let checkpoint = run_dir.join(CHECKPOINT_FILE);
@@ -104,7 +93,7 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
     let task = args.task.as_deref().expect("clap requires a task");
     if ["eval", "sample", "translate"].contains(&task) {
         let run_dir = args.run.as_deref().with_context(|| format!("usage: rlx supervised {task} RUN_DIR"))?;
-        let device = args.device.unwrap_or(DeviceChoice::Cpu);
+        let device = args.options.device.unwrap_or(DeviceChoice::Cpu);
         return match task {
             "eval" => eval(run_dir, device),
             "sample" => sample(run_dir, device, &args),
@@ -116,15 +105,15 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
     }
     let (mut table, _) = config::preset_table("supervised", Some(task), task)?;
     table.insert("task".into(), toml::Value::String(task.into()));
-    if let Some(seed) = args.seed {
+    if let Some(seed) = args.options.seed {
         table.insert("seed".into(), toml::Value::Integer(seed as i64));
     }
-    if let Some(device) = args.device {
+    if let Some(device) = args.options.device {
         table.insert("device".into(), toml::Value::try_from(device)?);
     }
-    config::apply_overrides(&mut table, &args.overrides)?;
+    config::apply_overrides(&mut table, &args.options.overrides)?;
     let config = TaskConfig::from_table(table)?;
-    let run_dir = args.run_dir.unwrap_or_else(|| {
+    let run_dir = args.options.run_dir.unwrap_or_else(|| {
         let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from("runs").join(format!("{task}__{}__{time}", config.seed()))
     });
@@ -609,7 +598,7 @@ fn sample(run_dir: &Path, device: DeviceChoice, args: &SupervisedArgs) -> Result
     if temperature.is_nan() || temperature <= 0.0 {
         bail!("--temperature must be positive");
     }
-    println!("{}", lm.sample(&prompt, args.chars, temperature, args.seed.unwrap_or(config.seed))?);
+    println!("{}", lm.sample(&prompt, args.chars, temperature, args.options.seed.unwrap_or(config.seed))?);
     Ok(())
 }
 
