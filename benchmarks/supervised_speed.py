@@ -1,0 +1,86 @@
+"""`scripts/bench supervised-speed`: training time per epoch of each supervised task, rlx against the same model in
+PyTorch eager (benchmarks/peers/supervised_torch.py: same data, split, batch, optimizer, schedule, augmentation),
+alternating the two in each round (this machine's speed drifts), medians over rounds; writes OUT.md.
+
+rlx's epoch time is its `charts/epoch_seconds` (the training pass only, as PyTorch's is); both train EPOCHS epochs
+from scratch per round and the held-out metric after them is shown beside the times.
+
+usage: python supervised_speed.py RLX_BINARY OUT.md [--tasks T ...] [--epochs N] [--rounds N]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+METRIC = {"char-lstm": "val_loss"}
+
+
+def rlx_run(rlx, task, epochs):
+    with tempfile.TemporaryDirectory() as tmp:
+        run = os.path.join(tmp, "run")
+        subprocess.run([rlx, "supervised", task, "--seed", "0", "--device", "cpu", "--run-dir", run, "--quiet",
+                        "--set", f"epochs={epochs}", "--set", "sample_chars=0" if task == "char-lstm" else "log_interval=50"],
+                       check=True, capture_output=True)
+        rows = [line.split(",") for line in open(os.path.join(run, "progress.csv")).read().splitlines()[1:]]
+        seconds = [float(r[2]) for r in rows if r[1] == "charts/epoch_seconds"]
+        summary = json.load(open(os.path.join(run, "summary.json")))
+        return seconds, summary[METRIC.get(task, "val_accuracy")]
+
+
+def torch_run(task, epochs):
+    out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "supervised_torch.py"), task, str(epochs)],
+                         check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["seconds_per_epoch"], result[METRIC.get(task, "val_accuracy")], result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rlx")
+    parser.add_argument("out")
+    parser.add_argument("--tasks", nargs="+", default=["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm"])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    rows, versions = [], {}
+    for task in args.tasks:
+        ours, theirs, our_metric, their_metric = [], [], None, None
+        for round_ in range(args.rounds):
+            print(f"== {task} round {round_ + 1}: rlx", file=sys.stderr)
+            seconds, our_metric = rlx_run(args.rlx, task, args.epochs)
+            ours += seconds
+            print(f"== {task} round {round_ + 1}: PyTorch", file=sys.stderr)
+            seconds, their_metric, versions = torch_run(task, args.epochs)
+            theirs += seconds
+        rows.append((task, statistics.median(ours), statistics.median(theirs), our_metric, their_metric))
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = [
+        "# Supervised tasks: rlx vs PyTorch eager, seconds per training epoch",
+        "",
+        f"`scripts/bench supervised-speed` (= `benchmarks/supervised_speed.py --epochs {args.epochs} --rounds "
+        f"{args.rounds}`), {date}, {platform.node()} ({cpu}, {os.cpu_count()} cores, CPU only). PyTorch "
+        f"{versions.get('torch', '?')} with {versions.get('threads', '?')} threads; rlx on the same LibTorch. Each "
+        f"round trains {args.epochs} epoch(s) from scratch with the task's preset, rlx then PyTorch; medians of the "
+        "epoch times. The metric is after those epochs (a short run, not the preset's result).",
+        "",
+        "| task | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx metric | PyTorch metric |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for task, ours, theirs, our_metric, their_metric in rows:
+        shown = (lambda v: f"{v:.3f} nats") if task == "char-lstm" else (lambda v: f"{100 * v:.2f}%")
+        lines.append(f"| {task} | {ours:.2f} | {theirs:.2f} | **{theirs / ours:.2f}x** | {shown(our_metric)} | "
+                     f"{shown(their_metric)} |")
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
