@@ -1,4 +1,6 @@
-//! An RNN encoder-decoder with attention for character sequences: a bidirectional GRU encoder, and a GRU decoder
+//! An RNN encoder-decoder with attention for character sequences: a bidirectional GRU encoder (two GRUs, the
+//! backward one reading each source's real characters in reverse, so padding never enters either direction, as
+//! `pack_padded_sequence` would have it), and a GRU decoder
 //! that attends over the encoder's states at every step, with Bahdanau et al. 2015's additive attention (scored
 //! with the previous decoder state, before the GRU step) or Luong et al. 2015's multiplicative "general" attention
 //! (scored with the new state, after it, then an attentional layer `tanh(W [context; h])`). Padding positions of
@@ -33,7 +35,9 @@ pub struct Seq2Seq {
     pub config: Seq2SeqConfig,
     source_embedding: nn::Embedding,
     target_embedding: nn::Embedding,
-    encoder: nn::GRU,
+    /// The encoder's two directions.
+    encoder_forward: nn::GRU,
+    encoder_backward: nn::GRU,
     /// Encoder final states (2H) -> the decoder's initial state (H).
     bridge: nn::Linear,
     decoder: nn::GRU,
@@ -76,7 +80,8 @@ impl Seq2Seq {
         Seq2Seq {
             source_embedding: nn::embedding(vs / "source_embedding", config.source_vocab, e, Default::default()),
             target_embedding: nn::embedding(vs / "target_embedding", config.target_vocab, e, Default::default()),
-            encoder: gru(vs / "encoder", e, true),
+            encoder_forward: gru(vs / "encoder_forward", e, false),
+            encoder_backward: gru(vs / "encoder_backward", e, false),
             bridge: nn::linear(vs / "bridge", 2 * h, h, Default::default()),
             decoder: gru(vs / "decoder", decoder_inputs, false),
             query: nn::linear(vs / "attention_query", h, h, nn::LinearConfig { bias: false, ..Default::default() }),
@@ -88,15 +93,29 @@ impl Seq2Seq {
         }
     }
 
-    /// `source`: (B, S) ids, PAD-padded.
+    /// `source`: (B, S) ids, PAD-padded at the end of each row.
     pub fn encode(&self, source: &Tensor, train: bool) -> Encoded {
         let mask = source.ne(PAD); // (B, S)
+        let (batch, width) = (source.size()[0], source.size()[1]);
+        let lengths = mask.sum_dim_intlist(1, true, Kind::Int64).clamp_min(1); // (B, 1)
+                                                                               // Position t of row b read backwards: L_b - 1 - t inside the row, t itself in the padding (a permutation
+                                                                               // that is its own inverse).
+        let t = Tensor::arange(width, (Kind::Int64, source.device())).unsqueeze(0); // (1, S)
+        let reversed = (&lengths - 1 - &t).where_self(&t.lt_tensor(&lengths), &t.expand([batch, width], false)); // (B, S)
         let x = self.source_embedding.forward(source).dropout(self.config.dropout, train); // (B, S, E)
-        let (states, last) = self.encoder.seq(&x); // (B, S, 2H); h_n: (2, B, H)
-        let states = states * mask.unsqueeze(-1).to_kind(Kind::Float); // padding contributes nothing
-        let h_n = last.value(); // (2, B, H)
-        let both = Tensor::cat(&[h_n.get(0), h_n.get(1)], -1); // (B, 2H)
-        let initial = both.apply(&self.bridge).tanh().unsqueeze(0); // (1, B, H)
+        let e = self.config.embed;
+        let x_reversed = x.gather(1, &reversed.unsqueeze(-1).expand([batch, width, e], false), false);
+        let (forward, _) = self.encoder_forward.seq(&x); // (B, S, H)
+        let (backward_reversed, _) = self.encoder_backward.seq(&x_reversed); // (B, S, H)
+        let h = self.config.hidden;
+        let at = |index: &Tensor| index.unsqueeze(-1).expand([batch, -1, h], false);
+        let backward = backward_reversed.gather(1, &at(&reversed), false);
+        let states = Tensor::cat(&[&forward, &backward], -1) * mask.unsqueeze(-1).to_kind(Kind::Float); // (B, S, 2H)
+                                                                                                        // Each direction's state after the row's last real character.
+        let last = &lengths - 1; // (B, 1)
+        let final_forward = forward.gather(1, &at(&last), false).squeeze_dim(1); // (B, H)
+        let final_backward = backward_reversed.gather(1, &at(&last), false).squeeze_dim(1); // (B, H)
+        let initial = Tensor::cat(&[final_forward, final_backward], -1).apply(&self.bridge).tanh().unsqueeze(0); // (1, B, H)
         let keys = states.apply(&self.keys); // (B, S, H)
         Encoded { states, mask, keys, initial }
     }

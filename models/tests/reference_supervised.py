@@ -121,7 +121,8 @@ class Seq2Seq(nn.Module):
         self.attention, self.hidden = attention, hidden
         self.source_embedding = nn.Embedding(source_vocab, embed)
         self.target_embedding = nn.Embedding(target_vocab, embed)
-        self.encoder = nn.GRU(embed, hidden, batch_first=True, bidirectional=True)
+        self.encoder_forward = nn.GRU(embed, hidden, batch_first=True)
+        self.encoder_backward = nn.GRU(embed, hidden, batch_first=True)
         self.bridge = nn.Linear(2 * hidden, hidden)
         self.decoder = nn.GRU(embed + (2 * hidden if attention == "bahdanau" else hidden), hidden, batch_first=True)
         self.attention_query = nn.Linear(hidden, hidden, bias=False)
@@ -138,11 +139,27 @@ class Seq2Seq(nn.Module):
         weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
         return (weights.unsqueeze(1) @ states).squeeze(1)
 
-    def forward(self, source, target):
+    def encode(self, source):
+        """Both directions over the real characters only, as pack_padded_sequence would run them."""
         mask = source != 0
-        states, h_n = self.encoder(self.source_embedding(source))
-        states = states * mask.unsqueeze(-1)
-        state = torch.tanh(self.bridge(torch.cat([h_n[0], h_n[1]], -1))).unsqueeze(0)
+        lengths = mask.sum(1)
+        forward, backward = [], []
+        finals = []
+        x = self.source_embedding(source)
+        for b in range(source.shape[0]):
+            n = int(lengths[b])
+            f, h_f = self.encoder_forward(x[b:b + 1, :n])
+            r, h_b = self.encoder_backward(x[b:b + 1, :n].flip(1))
+            pad = torch.zeros(1, source.shape[1] - n, self.hidden)
+            forward.append(torch.cat([f, pad], 1))
+            backward.append(torch.cat([r.flip(1), pad], 1))
+            finals.append(torch.cat([h_f[0], h_b[0]], -1))
+        states = torch.cat([torch.cat(forward), torch.cat(backward)], -1)
+        return states, mask, torch.cat(finals)
+
+    def forward(self, source, target):
+        states, mask, finals = self.encode(source)
+        state = torch.tanh(self.bridge(finals)).unsqueeze(0)
         keys = self.attention_keys(states)
         previous = torch.full((source.shape[0],), 1)
         feed = torch.zeros(source.shape[0], self.hidden)
