@@ -23,6 +23,11 @@ TARGETS = {
     "seq2seq-dates": ("val_accuracy", 0.99, ">=", "held-out exact-sequence accuracy"),
 }
 FASHION = "T-shirt,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Boot"
+# Inputs translated after training, the first one's attention map drawn.
+EXAMPLES = {
+    "seq2seq-addition": ["535+61", "999+1", "7+805"],
+    "seq2seq-dates": ["Thursday, June 25, 2009", "25th of June, 2009", "02.01.11", "MAR 22ND, '12", "3/7/1999"],
+}
 
 
 def main():
@@ -50,7 +55,13 @@ def main():
             subprocess.run([args.rlx, "supervised", "eval", run], check=True, capture_output=True)
             plot += ["--confusion", os.path.join(results_dir, f"supervised_{task}_confusion.png"), "--labels", FASHION]
         subprocess.run(plot, check=True)
-        rows.append((task, summary, " ".join(["rlx"] + command[1:5] + ["--device", "cpu"])))
+        translations = []
+        if task in EXAMPLES:
+            picture = os.path.join(results_dir, f"supervised_{task}_attention.png")
+            out = subprocess.run([args.rlx, "supervised", "translate", run, *EXAMPLES[task], "--attention", picture],
+                                 check=True, capture_output=True, text=True).stdout
+            translations = [line for line in out.splitlines() if " -> " in line]
+        rows.append((task, summary, " ".join(["rlx"] + command[1:5] + ["--device", "cpu"]), translations))
 
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -65,7 +76,7 @@ def main():
         "| task | metric | result | target | met | epochs | wall-clock | s / epoch | command |",
         "|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
-    for task, summary, command in rows:
+    for task, summary, command, _ in rows:
         key, target, sense, what = TARGETS[task]
         value = summary[key]
         shown = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.3f}"
@@ -79,10 +90,14 @@ def main():
             f"| {summary['seconds_per_epoch']:.1f} | `{command}` |"
         )
     lines.append("")
-    for task, _, _ in rows:
+    for task, _, _, translations in rows:
         lines.append(f"![{task}](supervised_{task}.png)")
         if task.startswith("fashion"):
             lines.append(f"![{task} confusion matrix](supervised_{task}_confusion.png)")
+        if translations:
+            lines += ["", f"`rlx supervised translate` on the {task} run (greedy):", ""]
+            lines += [f"    {t}" for t in translations]
+            lines += ["", f"![{task} attention map](supervised_{task}_attention.png)", ""]
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
