@@ -9,13 +9,13 @@ allocator pools and LibTorch's caches have settled; a leak shows as a steady pos
 """
 
 import argparse
-import datetime
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
+
+import facts  # benchmarks/facts.py
 
 
 def rss_mb(pid):
@@ -90,12 +90,11 @@ def main():
         samples = soak(name, command)
         rows.append((name, command, samples, *summarize(samples)))
 
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    date = facts.now()
     lines = [
         "# Soak: resident memory of long runs",
         "",
-        f"Measured {date} on {platform.node()} ({cpu}, {os.cpu_count()} cores) with "
+        f"Measured {date} on {facts.machine()} with "
         f"`python benchmarks/soak.py {args.rlx} {args.out} --ppo-steps {args.ppo_steps} --atari-steps {args.atari_steps}`"
         " (`scripts/bench soak`).",
         "VmRSS sampled every second from /proc. The trend is the least-squares slope of RSS from 50% to 95% of each run"

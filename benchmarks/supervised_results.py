@@ -6,11 +6,11 @@ A stopped run resumes from its last epoch's checkpoint when this is run again.
 usage: python supervised_results.py RLX_BINARY PLOT_BINARY RUNS_DIR OUT.md [--tasks T ...]
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
+
+import facts  # benchmarks/facts.py
 
 # task -> (metric in summary.json, target, "at least" or "at most", what it is)
 TARGETS = {
@@ -63,13 +63,12 @@ def main():
             translations = [line for line in out.splitlines() if " -> " in line]
         rows.append((task, summary, " ".join(["rlx"] + command[1:5] + ["--device", "cpu"]), translations))
 
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    date = facts.now()
     lines = [
         "# Supervised tasks: held-out results",
         "",
         f"`scripts/bench supervised` (= `benchmarks/supervised_results.py`), report written {date} on "
-        f"{platform.node()} ({cpu}, {os.cpu_count()} cores, CPU only). Each task trains with its preset "
+        f"{facts.machine()}, CPU only. Each task trains with its preset "
         "(presets/supervised/<task>.toml), seed 0; wall-clock is the whole run as it happened on this machine "
         "(other jobs may have shared its 2 cores: speed is measured side by side with PyTorch separately).",
         "",

@@ -8,14 +8,14 @@ from scratch per round and the held-out metric after them is shown beside the ti
 usage: python supervised_speed.py RLX_BINARY OUT.md [--tasks T ...] [--epochs N] [--rounds N]
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
+
+import facts  # benchmarks/facts.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 METRIC = {"char-lstm": "val_loss"}
@@ -59,13 +59,12 @@ def main():
             seconds, their_metric, versions = torch_run(task, args.epochs)
             theirs += seconds
         rows.append((task, statistics.median(ours), statistics.median(theirs), our_metric, their_metric))
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    date = facts.now()
     lines = [
         "# Supervised tasks: rlx vs PyTorch eager, seconds per training epoch",
         "",
         f"`scripts/bench supervised-speed` (= `benchmarks/supervised_speed.py --epochs {args.epochs} --rounds "
-        f"{args.rounds}`), {date}, {platform.node()} ({cpu}, {os.cpu_count()} cores, CPU only). PyTorch "
+        f"{args.rounds}`), {date}, {facts.machine()}, CPU only. PyTorch "
         f"{versions.get('torch', '?')} with {versions.get('threads', '?')} threads; rlx on the same LibTorch. Each "
         f"round trains {args.epochs} epoch(s) from scratch with the task's preset, rlx then PyTorch; medians of the "
         "epoch times. The metric is after those epochs (a short run, not the preset's result).",
