@@ -56,6 +56,10 @@ def main():
             plot += ["--confusion", os.path.join(results_dir, f"supervised_{task}_confusion.png"), "--labels", FASHION]
         subprocess.run(plot, check=True)
         translations = []
+        if task == "char-lstm":
+            out = subprocess.run([args.rlx, "supervised", "sample", run, "--prompt", "ROMEO.\n", "--chars", "300"],
+                                 check=True, capture_output=True, text=True).stdout
+            translations = ["(sample, temperature 0.8)"] + out.rstrip().splitlines()
         if task in EXAMPLES:
             picture = os.path.join(results_dir, f"supervised_{task}_attention.png")
             out = subprocess.run([args.rlx, "supervised", "translate", run, *EXAMPLES[task], "--attention", picture],
@@ -93,7 +97,11 @@ def main():
         lines.append(f"![{task}](supervised_{task}.png)")
         if task.startswith("fashion"):
             lines.append(f"![{task} confusion matrix](supervised_{task}_confusion.png)")
-        if translations:
+        if translations and task == "char-lstm":
+            lines += ["", f"`rlx supervised sample` on the {task} run {translations[0]}:", ""]
+            lines += [f"    {t}" for t in translations[1:]]
+            lines.append("")
+        elif translations:
             lines += ["", f"`rlx supervised translate` on the {task} run (greedy):", ""]
             lines += [f"    {t}" for t in translations]
             lines += ["", f"![{task} attention map](supervised_{task}_attention.png)", ""]
