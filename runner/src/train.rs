@@ -56,6 +56,38 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
+impl RunOptions {
+    /// Writes `--seed`, `--device` and every `--set` into a config table: the flags win over the preset or the saved
+    /// config.
+    pub fn apply_to(&self, table: &mut toml::Table) -> Result<()> {
+        if let Some(seed) = self.seed {
+            table.insert("seed".into(), toml::Value::Integer(seed as i64));
+        }
+        if let Some(device) = self.device {
+            table.insert("device".into(), toml::Value::try_from(device)?);
+        }
+        config::apply_overrides(table, &self.overrides)
+    }
+
+    /// Whether the flags change a config at all (a resume without them keeps the saved one as it is).
+    pub fn change_config(&self) -> bool {
+        self.seed.is_some() || self.device.is_some() || !self.overrides.is_empty()
+    }
+
+    /// `--run-dir`, or `runs/<stem>__<unix time>`.
+    pub fn run_dir_or_default(&self, stem: &str) -> PathBuf {
+        self.run_dir.clone().unwrap_or_else(|| {
+            let time =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            PathBuf::from("runs").join(format!("{stem}__{time}"))
+        })
+    }
+
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
 /// Ctrl-C or SIGTERM while training: the first asks the loop to stop at its next consistent point and write a
 /// checkpoint; a second exits at once (exit code 130).
 pub fn install_interrupt_handler() {
@@ -70,9 +102,9 @@ pub fn install_interrupt_handler() {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     install_interrupt_handler();
-    let show_progress = !args.run.quiet && std::io::stderr().is_terminal();
+    let show_progress = args.run.show_progress();
     if let Some(run_dir) = &args.resume {
-        return resume(run_dir, &args.run.overrides, args.run.device, show_progress);
+        return resume(run_dir, &args.run, show_progress);
     }
     let algo = args.algo.as_deref().expect("clap requires algo");
     let env_id = args.env.as_deref().expect("clap requires env");
@@ -81,22 +113,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let (mut table, preset) = config::preset_table(algo, args.preset.as_deref(), env_id)?;
     table.insert("env_id".into(), toml::Value::String(env_id.into()));
-    if let Some(seed) = args.run.seed {
-        table.insert("seed".into(), toml::Value::Integer(seed as i64));
-    }
-    if let Some(device) = args.run.device {
-        table.insert("device".into(), toml::Value::try_from(device)?);
-    }
-    config::apply_overrides(&mut table, &args.run.overrides)?;
+    args.run.apply_to(&mut table)?;
     let config = RunConfig::from_table(algo, table)?;
     let device = config.device().resolve()?;
     // Build the envs before touching the disk: a bad env id leaves no run folder behind.
     let env = make_vec_env(&config.env_spec())?;
 
-    let run_dir = args.run.run_dir.unwrap_or_else(|| {
-        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("{env_id}__{algo}__{}__{time}", config.seed()))
-    });
+    let run_dir = args.run.run_dir_or_default(&format!("{env_id}__{algo}__{}", config.seed()));
     if run_dir.join(CHECKPOINT_FILE).exists() || run_dir.join(CONFIG_FILE).exists() {
         bail!(
             "{} already holds a run; resume it with `rlx train --resume {0}` or pick another --run-dir",
@@ -136,14 +159,11 @@ pub fn read_config(run_dir: &Path) -> Result<RunConfig> {
     RunConfig::from_table(&algo, table).with_context(|| format!("{} (saved config)", path.display()))
 }
 
-fn resume(run_dir: &Path, overrides: &[String], device: Option<DeviceChoice>, show_progress: bool) -> Result<()> {
+fn resume(run_dir: &Path, options: &RunOptions, show_progress: bool) -> Result<()> {
     let mut config = read_config(run_dir)?;
-    if !overrides.is_empty() || device.is_some() {
+    if options.change_config() {
         let mut table = config.to_table()?;
-        if let Some(device) = device {
-            table.insert("device".into(), toml::Value::try_from(device)?);
-        }
-        config::apply_overrides(&mut table, overrides)?;
+        options.apply_to(&mut table)?;
         config = RunConfig::from_table(config.algo(), table)?;
     }
     let checkpoint = run_dir.join(CHECKPOINT_FILE);

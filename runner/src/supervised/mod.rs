@@ -29,7 +29,6 @@ use rlx_agents::logger::Logger;
 use rlx_agents::{checkpoint, AgentError};
 use rlx_models::Optimizer;
 use seq2seq::{Seq2SeqTaskConfig, Seq2SeqTrainer};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// `rlx supervised eval`'s confusion matrix, in the run folder.
@@ -73,15 +72,12 @@ pub struct SupervisedArgs {
 
 pub fn run(args: SupervisedArgs) -> Result<()> {
     crate::train::install_interrupt_handler();
-    let show_progress = !args.options.quiet && std::io::stderr().is_terminal();
+    let show_progress = args.options.show_progress();
     if let Some(run_dir) = &args.resume {
         let mut config = read_config(run_dir)?;
-        if !args.options.overrides.is_empty() || args.options.device.is_some() {
+        if args.options.change_config() {
             let mut table = config.to_table()?;
-            if let Some(device) = args.options.device {
-                table.insert("device".into(), toml::Value::try_from(device)?);
-            }
-            config::apply_overrides(&mut table, &args.options.overrides)?;
+            args.options.apply_to(&mut table)?;
             config = TaskConfig::from_table(table)?;
         }
         let checkpoint = run_dir.join(CHECKPOINT_FILE);
@@ -105,18 +101,9 @@ pub fn run(args: SupervisedArgs) -> Result<()> {
     }
     let (mut table, _) = config::preset_table("supervised", Some(task), task)?;
     table.insert("task".into(), toml::Value::String(task.into()));
-    if let Some(seed) = args.options.seed {
-        table.insert("seed".into(), toml::Value::Integer(seed as i64));
-    }
-    if let Some(device) = args.options.device {
-        table.insert("device".into(), toml::Value::try_from(device)?);
-    }
-    config::apply_overrides(&mut table, &args.options.overrides)?;
+    args.options.apply_to(&mut table)?;
     let config = TaskConfig::from_table(table)?;
-    let run_dir = args.options.run_dir.unwrap_or_else(|| {
-        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("{task}__{}__{time}", config.seed()))
-    });
+    let run_dir = args.options.run_dir_or_default(&format!("{task}__{}", config.seed()));
     if run_dir.join(CHECKPOINT_FILE).exists() || run_dir.join(CONFIG_FILE).exists() {
         bail!(
             "{} already holds a run; resume it with `rlx supervised --resume {0}` or pick another --run-dir",
