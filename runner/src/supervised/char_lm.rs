@@ -4,7 +4,7 @@
 //! backpropagation through time), gradient clipping by global norm, Adam or SGD with a schedule. Reports held-out
 //! nats and bits per character; samples text from a prompt.
 
-use super::{check_common, scheduled_lr, sequence_loss, Progress, Update};
+use super::{check_common, scheduled_lr, seed_epoch, sequence_loss, EpochLoss, Progress, Update};
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rlx_agents::device::DeviceChoice;
@@ -158,11 +158,11 @@ impl CharLm {
 
     /// One pass over the training stream. Returns the mean loss, or `None` when interrupted.
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        tch::manual_seed((self.config.seed as i64).wrapping_mul(1_000_003).wrapping_add(self.progress.epoch as i64));
+        seed_epoch(self.config.seed, self.progress.epoch);
         let device = self.vs.device();
         let windows = bptt_windows(&self.corpus.train, self.config.batch_size, self.config.bptt);
         let mut state: LstmState = self.model.zero_state(self.config.batch_size as i64);
-        let (mut sum, mut count, mut window_sum, mut window_count) = (0.0, 0usize, 0.0, 0usize);
+        let mut losses = EpochLoss::default();
         let started = std::time::Instant::now();
         for (inputs, targets) in windows {
             if guard::interrupted() {
@@ -178,20 +178,16 @@ impl CharLm {
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
             let Some(value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else { continue };
-            (sum, count, window_sum, window_count) = (sum + value, count + 1, window_sum + value, window_count + 1);
-            if self.progress.step.is_multiple_of(self.config.log_interval as u64) {
-                let mean = window_sum / window_count as f64;
-                logger.scalar("train/loss", mean, self.progress.step);
-                logger.scalar("charts/learning_rate", lr, self.progress.step);
-                let chars = count as f64 * (self.config.batch_size * self.config.bptt) as f64;
-                let rate = chars / started.elapsed().as_secs_f64().max(1e-9);
-                let message = format!("epoch {}  loss {mean:.3} nats/char  {rate:.0} chars/s", self.progress.epoch + 1);
-                logger.progress_with(self.progress.step, message);
-                (window_sum, window_count) = (0.0, 0);
-            }
+            losses.add(value);
+            let chars = losses.count() as f64 * (self.config.batch_size * self.config.bptt) as f64;
+            let rate = chars / started.elapsed().as_secs_f64().max(1e-9);
+            let epoch = self.progress.epoch + 1;
+            losses.report(logger, self.progress.step, self.config.log_interval, lr, |mean| {
+                format!("epoch {epoch}  loss {mean:.3} nats/char  {rate:.0} chars/s")
+            });
         }
         self.progress.epoch += 1;
-        Ok(Some(sum / count.max(1) as f64))
+        Ok(Some(losses.mean()))
     }
 
     /// Held-out nats per character, the whole tail read in order with the state carried (eval mode).

@@ -5,7 +5,7 @@
 //! A checkpoint at the end of every epoch; a resumed run continues at the next epoch exactly as if it had never
 //! stopped (shuffling, augmentation and dropout are seeded from `(seed, epoch)`).
 
-use super::{scheduled_lr, Progress, Update};
+use super::{scheduled_lr, seed_epoch, EpochLoss, Progress, Update};
 use anyhow::{bail, Result};
 use rand::{Rng, SeedableRng};
 use rlx_agents::device::DeviceChoice;
@@ -225,13 +225,13 @@ impl Classifier {
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
         let (seed, epoch) = (self.config.seed, self.progress.epoch);
         // Everything random in an epoch comes from (seed, epoch): a resumed run repeats it exactly.
-        tch::manual_seed((seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
+        seed_epoch(seed, epoch);
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let batches =
             EpochBatches::new(Arc::new(self.data.train.clone()), self.config.batch_size, Some((seed, epoch as u64)));
         let device = self.vs.device();
         let total = self.total_steps();
-        let (mut sum, mut count, mut window, mut window_count) = (0.0, 0usize, 0.0, 0usize);
+        let mut losses = EpochLoss::default();
         let started = std::time::Instant::now();
         for (images, labels) in batches {
             if guard::interrupted() {
@@ -253,24 +253,14 @@ impl Classifier {
             let Some(loss_value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else {
                 continue;
             };
-            sum += loss_value;
-            count += 1;
-            window += loss_value;
-            window_count += 1;
-            if self.progress.step.is_multiple_of(self.config.log_interval as u64) {
-                let mean = window / window_count as f64;
-                logger.scalar("train/loss", mean, self.progress.step);
-                logger.scalar("charts/learning_rate", lr, self.progress.step);
-                let rate = count as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                logger.progress_with(
-                    self.progress.step,
-                    format!("epoch {}  loss {mean:.4}  {rate:.1} batches/s", epoch + 1),
-                );
-                (window, window_count) = (0.0, 0);
-            }
+            losses.add(loss_value);
+            let rate = losses.count() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            losses.report(logger, self.progress.step, self.config.log_interval, lr, |mean| {
+                format!("epoch {}  loss {mean:.4}  {rate:.1} batches/s", epoch + 1)
+            });
         }
         self.progress.epoch += 1;
-        Ok(Some(sum / count.max(1) as f64))
+        Ok(Some(losses.mean()))
     }
 
     /// Loss, accuracy and confusion matrix on `set`, in eval mode (dropout off, batch norm's running statistics).

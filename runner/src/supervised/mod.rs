@@ -282,6 +282,57 @@ pub fn scheduled_lr(schedule: &str, base: f64, step: u64, total: u64, epoch: usi
     }
 }
 
+/// Seeds LibTorch's generator (dropout) for epoch `epoch` of a run seeded `seed`: a resumed epoch draws what the
+/// uninterrupted run drew.
+pub fn seed_epoch(seed: u64, epoch: usize) {
+    tch::manual_seed((seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
+}
+
+/// An epoch's training loss: its mean over the epoch, and the mean since the last report.
+#[derive(Debug, Default)]
+pub struct EpochLoss {
+    sum: f64,
+    count: usize,
+    window_sum: f64,
+    window_count: usize,
+}
+
+impl EpochLoss {
+    pub fn add(&mut self, value: f64) {
+        (self.sum, self.count) = (self.sum + value, self.count + 1);
+        (self.window_sum, self.window_count) = (self.window_sum + value, self.window_count + 1);
+    }
+
+    /// Updates applied this epoch.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count.max(1) as f64
+    }
+
+    /// At steps that are multiples of `interval`: logs `train/loss` (the mean since the last report) and
+    /// `charts/learning_rate`, and shows `message(that mean)` on the progress bar.
+    pub fn report(
+        &mut self,
+        logger: &mut Logger,
+        step: u64,
+        interval: usize,
+        lr: f64,
+        message: impl FnOnce(f64) -> String,
+    ) {
+        if !step.is_multiple_of(interval as u64) || self.window_count == 0 {
+            return;
+        }
+        let mean = self.window_sum / self.window_count as f64;
+        logger.scalar("train/loss", mean, step);
+        logger.scalar("charts/learning_rate", lr, step);
+        logger.progress_with(step, message(mean));
+        (self.window_sum, self.window_count) = (0.0, 0);
+    }
+}
+
 /// One-line errors for the fields every supervised config has.
 pub fn check_common(learning_rate: f64, schedule: &str, schedules: &[&str], dropout: f64) -> Result<()> {
     if !schedules.contains(&schedule) {

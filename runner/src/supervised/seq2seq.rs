@@ -5,7 +5,7 @@
 //! clipping, Adam. Reported: held-out loss and exact-sequence accuracy with greedy decoding; `rlx supervised
 //! translate` decodes strings given on the command line (greedy or beam search) and draws the attention map.
 
-use super::{check_common, scheduled_lr, sequence_loss, Progress, Update};
+use super::{check_common, scheduled_lr, seed_epoch, sequence_loss, EpochLoss, Progress, Update};
 use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -183,12 +183,12 @@ impl Seq2SeqTrainer {
 
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
         let epoch = self.progress.epoch;
-        tch::manual_seed((self.config.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
+        seed_epoch(self.config.seed, epoch);
         let mut rng = rand_pcg::Pcg64::new(self.config.seed as u128, epoch as u128);
         let mut order: Vec<usize> = (0..self.data.train.len()).collect();
         order.shuffle(&mut rng);
         let device = self.vs.device();
-        let (mut sum, mut count, mut window, mut window_count) = (0.0, 0usize, 0.0, 0usize);
+        let mut losses = EpochLoss::default();
         for chunk in order.chunks(self.config.batch_size) {
             if guard::interrupted() {
                 return Ok(None);
@@ -204,17 +204,13 @@ impl Seq2SeqTrainer {
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
             let Some(value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else { continue };
-            (sum, count, window, window_count) = (sum + value, count + 1, window + value, window_count + 1);
-            if self.progress.step.is_multiple_of(self.config.log_interval as u64) {
-                let mean = window / window_count as f64;
-                logger.scalar("train/loss", mean, self.progress.step);
-                logger.scalar("charts/learning_rate", lr, self.progress.step);
-                logger.progress_with(self.progress.step, format!("epoch {}  loss {mean:.4}", epoch + 1));
-                (window, window_count) = (0.0, 0);
-            }
+            losses.add(value);
+            losses.report(logger, self.progress.step, self.config.log_interval, lr, |mean| {
+                format!("epoch {}  loss {mean:.4}", epoch + 1)
+            });
         }
         self.progress.epoch += 1;
-        Ok(Some(sum / count.max(1) as f64))
+        Ok(Some(losses.mean()))
     }
 
     /// Held-out teacher-forced loss and greedy exact-sequence accuracy.
