@@ -158,7 +158,9 @@ pub struct Classifier {
     pub vs: nn::VarStore,
     model: Box<dyn ModuleT>,
     pub(super) optimizer: Optimizer,
-    pub data: Split,
+    /// The training and held-out images, shared with the batch loader's thread (no copy per epoch).
+    pub train: Arc<ImageSet>,
+    pub test: Arc<ImageSet>,
     pub classes: i64,
     pub progress: Progress,
 }
@@ -182,7 +184,8 @@ impl Classifier {
             _ => Rule::Adam(AdamConfig::default()),
         };
         let optimizer = Optimizer::with_rule(&vs, rule).with_weight_decay(config.weight_decay);
-        Ok(Classifier { config, vs, model, optimizer, data, classes, progress: Progress::default() })
+        let (train, test) = (Arc::new(data.train), Arc::new(data.test));
+        Ok(Classifier { config, vs, model, optimizer, train, test, classes, progress: Progress::default() })
     }
 
     pub fn num_parameters(&self) -> i64 {
@@ -190,7 +193,7 @@ impl Classifier {
     }
 
     fn steps_per_epoch(&self) -> u64 {
-        self.data.train.len().div_ceil(self.config.batch_size) as u64
+        self.train.len().div_ceil(self.config.batch_size) as u64
     }
 
     pub fn total_steps(&self) -> u64 {
@@ -227,8 +230,7 @@ impl Classifier {
         // Everything random in an epoch comes from (seed, epoch): a resumed run repeats it exactly.
         seed_epoch(seed, epoch);
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let batches =
-            EpochBatches::new(Arc::new(self.data.train.clone()), self.config.batch_size, Some((seed, epoch as u64)));
+        let batches = EpochBatches::new(self.train.clone(), self.config.batch_size, Some((seed, epoch as u64)));
         let device = self.vs.device();
         let total = self.total_steps();
         let mut losses = EpochLoss::default();
@@ -264,12 +266,12 @@ impl Classifier {
     }
 
     /// Loss, accuracy and confusion matrix on `set`, in eval mode (dropout off, batch norm's running statistics).
-    pub fn evaluate(&self, set: &ImageSet) -> Evaluation {
+    pub fn evaluate(&self, set: &Arc<ImageSet>) -> Evaluation {
         let classes = self.classes as usize;
         let mut confusion = vec![vec![0u64; classes]; classes];
         let mut loss_sum = 0.0;
         tch::no_grad(|| {
-            for (images, labels) in EpochBatches::new(Arc::new(set.clone()), 1000, None) {
+            for (images, labels) in EpochBatches::new(set.clone(), 1000, None) {
                 let logits = self.model.forward_t(&images.to_device(self.vs.device()), false); // (B, classes)
                 let labels = labels.to_device(self.vs.device());
                 loss_sum += logits

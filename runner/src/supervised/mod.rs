@@ -415,12 +415,12 @@ impl Trainer for Classifier {
             self.num_parameters(),
             self.config.optimizer,
             self.config.dataset,
-            self.data.train.len(),
-            self.data.test.len()
+            self.train.len(),
+            self.test.len()
         )
     }
     fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
-        let eval = Classifier::evaluate(self, &self.data.test);
+        let eval = Classifier::evaluate(self, &self.test);
         vec![("val/loss", eval.loss), ("val/accuracy", eval.accuracy)]
     }
 }
@@ -594,12 +594,12 @@ fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
             c.device = device;
             let mut classifier = Classifier::new(c.clone(), device.resolve()?)?;
             classifier.load(&checkpoint)?;
-            let eval = classifier.evaluate(&classifier.data.test);
+            let eval = classifier.evaluate(&classifier.test);
             println!(
                 "task {} after {} epochs, {} held-out images",
                 c.task,
                 classifier.progress.epoch,
-                classifier.data.test.len()
+                classifier.test.len()
             );
             println!("val_loss {:.4}", eval.loss);
             println!("val_accuracy {:.4}", eval.accuracy);
