@@ -124,6 +124,26 @@ pub fn write_date(year: i32, month: u32, day: u32, format: usize) -> String {
 
 pub const DATE_FORMATS: usize = 9;
 
+/// Every character the written dates can hold: month and weekday names, the upper-case month abbreviations and
+/// ordinal suffixes of format 7, the "of" of format 0, digits and punctuation. A vocabulary built from it does not depend on which dates
+/// were drawn.
+pub fn date_alphabet() -> String {
+    let upper: String = MONTHS.iter().map(|m| m[..3].to_uppercase()).collect();
+    [
+        MONTHS.concat(),
+        WEEKDAYS.concat(),
+        upper,
+        "STNDRDTH".into(),
+        "stndrdth".into(),
+        "of".into(),
+        "0123456789 ,./'".into(),
+    ]
+    .concat()
+}
+
+/// Every character of the addition task's sources.
+pub const ADDITION_ALPHABET: &str = "0123456789+";
+
 /// A date in a random format -> `YYYY-MM-DD`.
 pub fn dates(n_train: usize, n_test: usize, seed: u64) -> SeqTask {
     split(n_train, n_test, seed, |rng| {
@@ -198,6 +218,9 @@ mod tests {
         assert_eq!(write_date(2013, 11, 11, 8), "2013, November 11th");
         let dates = dates(500, 100, 1);
         assert!(dates.train.iter().all(|(_, t)| t.len() == 10 && t.as_bytes()[4] == b'-'));
+        // The alphabet is exactly the characters that generated dates use.
+        let used: HashSet<char> = super::dates(20_000, 0, 3).train.iter().flat_map(|(s, _)| s.chars()).collect();
+        assert_eq!(date_alphabet().chars().collect::<HashSet<char>>(), used);
 
         let vocab = CharVocab::from_texts(["12+3", "15"]);
         assert_eq!(vocab.len(), 3 + 5);

@@ -136,14 +136,11 @@ impl Seq2SeqTrainer {
         let data = config.generate();
         // The vocabularies come from the task's whole alphabet, so they do not depend on which examples were drawn.
         let alphabet = match config.task.as_str() {
-            "seq2seq-addition" => ("0123456789+".to_string(), "0123456789".to_string()),
-            _ => {
-                let all = seq_data::dates(0, 3000, 12345);
-                (all.test.iter().map(|p| p.0.as_str()).collect::<String>() + "0123456789", "0123456789-".to_string())
-            }
+            "seq2seq-addition" => (seq_data::ADDITION_ALPHABET.to_string(), "0123456789"),
+            _ => (seq_data::date_alphabet(), "0123456789-"),
         };
         let source_vocab = CharVocab::from_texts([alphabet.0.as_str()]);
-        let target_vocab = CharVocab::from_texts([alphabet.1.as_str()]);
+        let target_vocab = CharVocab::from_texts([alphabet.1]);
         tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
         let shape = Seq2SeqConfig {
