@@ -6,6 +6,7 @@
 
 use super::{check_common, scheduled_lr, seed_epoch, sequence_loss, EpochLoss, Progress, Update};
 use anyhow::{bail, Context, Result};
+use rand::distr::{weighted::WeightedIndex, Distribution};
 use rand::SeedableRng;
 use rlx_agents::device::DeviceChoice;
 use rlx_agents::guard;
@@ -226,7 +227,7 @@ impl CharLm {
                 let probs: Vec<f64> =
                     Vec::try_from((last / temperature).softmax(-1, Kind::Double).to_device(Device::Cpu))
                         .context("sampling probabilities")?;
-                let next = sample_index(&probs, &mut rng);
+                let next = WeightedIndex::new(&probs).context("sampling probabilities")?.sample(&mut rng);
                 out.push(next as i64);
                 let input = Tensor::from_slice(&[next as i64]).reshape([1, 1]).to_device(device);
                 (logits, state) = self.model.forward(&input, &state, false);
@@ -234,17 +235,4 @@ impl CharLm {
             Ok(format!("{prompt_text}{}", self.corpus.decode(&out), prompt_text = self.corpus.decode(&ids)))
         })
     }
-}
-
-/// An index drawn with probabilities `probs` (summing to 1).
-fn sample_index(probs: &[f64], rng: &mut impl rand::Rng) -> usize {
-    let u: f64 = rng.random();
-    let mut acc = 0.0;
-    for (i, p) in probs.iter().enumerate() {
-        acc += p;
-        if u < acc {
-            return i;
-        }
-    }
-    probs.len() - 1
 }

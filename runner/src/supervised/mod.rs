@@ -571,7 +571,7 @@ fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
                 lm.corpus.test.len()
             );
             for (tag, value) in Trainer::evaluate(&mut lm) {
-                println!("{} {value:.4}", tag.trim_start_matches("val/").replace("loss", "val_loss"));
+                println!("{} {value:.4}", tag.replace('/', "_"));
             }
             Ok(())
         }
