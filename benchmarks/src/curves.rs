@@ -95,12 +95,17 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
-/// Draws the panels side by side into a PNG: each series' mean line, with the range of its seeds shaded.
-pub fn plot_panels(path: &Path, panels: &[Panel]) -> Result<()> {
+/// Registers DejaVu Sans as plotters' "sans-serif", which every plot's text uses (Debian's fonts-dejavu-core).
+pub fn register_font() -> Result<()> {
     let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
         .context("the plot needs the DejaVu Sans font (Debian: apt-get install fonts-dejavu-core)")?;
     plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
-        .map_err(|_| anyhow::anyhow!("cannot load the DejaVu Sans font"))?;
+        .map_err(|_| anyhow::anyhow!("cannot load the DejaVu Sans font"))
+}
+
+/// Draws the panels side by side into a PNG: each series' mean line, with the range of its seeds shaded.
+pub fn plot_panels(path: &Path, panels: &[Panel]) -> Result<()> {
+    register_font()?;
     let root = BitMapBackend::new(path, (640 * panels.len() as u32, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {

@@ -50,10 +50,7 @@ fn main() -> Result<()> {
         series(&rows, "eval/mean_return").into_iter().map(|(s, v, w)| (s, v, (w - start) / 3600.0)).collect();
     anyhow::ensure!(!training.is_empty(), "{} has no finished episodes yet", path.display());
 
-    let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-        .context("the plot needs the DejaVu Sans font (Debian: apt-get install fonts-dejavu-core)")?;
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
-        .map_err(|_| anyhow::anyhow!("cannot load the DejaVu Sans font"))?;
+    rlx_benchmarks::curves::register_font()?;
     let root = BitMapBackend::new(&args.out, (1280, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let all = training.iter().chain(&evals);

@@ -7,6 +7,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use plotters::prelude::*;
+use rlx_benchmarks::curves::register_font;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -21,13 +22,6 @@ struct Args {
     labels: Option<String>,
     #[arg(long, default_value = "training curve")]
     title: String,
-}
-
-fn register_font() -> Result<()> {
-    let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-        .context("the plot needs the DejaVu Sans font (Debian: apt-get install fonts-dejavu-core)")?;
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
-        .map_err(|_| anyhow::anyhow!("cannot load the DejaVu Sans font"))
 }
 
 /// (step, value) of one tag.
