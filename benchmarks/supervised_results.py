@@ -3,6 +3,12 @@ holds a finished run, then writes results/supervised.md (held-out metric against
 seconds per epoch, the command) and the plots: a training curve per task and Fashion-MNIST confusion matrices.
 A stopped run resumes from its last epoch's checkpoint when this is run again.
 
+What the report shows of each finished task (its summary, command and translations) is kept as JSON in
+results/supervised_runs/<task>.json, committed with the plots, so the report is rebuilt from a fresh clone without
+training every task again (the ResNet takes over an hour here): a task with a kept record and no run folder is
+reported from its record; delete the record to train that task again. `--tasks` names the tasks to train (all by
+default); the others are reported from their records.
+
 usage: python supervised_results.py RLX_BINARY PLOT_BINARY RUNS_DIR OUT.md [--tasks T ...]
 """
 import argparse
@@ -30,6 +36,35 @@ EXAMPLES = {
 }
 
 
+def finish(args, task, run, results_dir):
+    """Trains (or resumes) `task` unless its run is finished, draws its plots and translations: its record."""
+    command = [args.rlx, "supervised", task, "--seed", "0", "--device", "cpu", "--run-dir", run, "--quiet"]
+    if not os.path.exists(os.path.join(run, "summary.json")):
+        if os.path.exists(os.path.join(run, "checkpoint.safetensors")):
+            subprocess.run([args.rlx, "supervised", "--resume", run, "--quiet"], check=True)
+        else:
+            subprocess.run(command, check=True)
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    curve = os.path.join(results_dir, f"supervised_{task}.png")
+    plot = [args.plot, run, curve, "--title", task]
+    if task.startswith("fashion"):
+        subprocess.run([args.rlx, "supervised", "eval", run], check=True, capture_output=True)
+        plot += ["--confusion", os.path.join(results_dir, f"supervised_{task}_confusion.png"), "--labels", FASHION]
+    subprocess.run(plot, check=True)
+    translations = []
+    if task == "char-lstm":
+        out = subprocess.run([args.rlx, "supervised", "sample", run, "--prompt", "ROMEO.\n", "--chars", "300"],
+                             check=True, capture_output=True, text=True).stdout
+        translations = ["(sample, temperature 0.8)"] + out.rstrip().splitlines()
+    if task in EXAMPLES:
+        picture = os.path.join(results_dir, f"supervised_{task}_attention.png")
+        out = subprocess.run([args.rlx, "supervised", "translate", run, *EXAMPLES[task], "--attention", picture],
+                             check=True, capture_output=True, text=True).stdout
+        translations = [line for line in out.splitlines() if " -> " in line]
+    shown = " ".join(["rlx"] + command[1:5] + ["--device", "cpu"])
+    return {"summary": summary, "command": shown, "translations": translations, "finished": facts.now()}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("rlx")
@@ -39,33 +74,24 @@ def main():
     parser.add_argument("--tasks", nargs="+", default=list(TARGETS))
     args = parser.parse_args()
     results_dir = os.path.dirname(os.path.abspath(args.out))
+    keep_dir = os.path.join(results_dir, "supervised_runs")
+    os.makedirs(keep_dir, exist_ok=True)
     rows = []
-    for task in args.tasks:
+    for task in TARGETS:  # every task with a record is reported; only those asked for are trained
         run = os.path.join(args.runs, f"{task}-s0")
-        command = [args.rlx, "supervised", task, "--seed", "0", "--device", "cpu", "--run-dir", run, "--quiet"]
-        if not os.path.exists(os.path.join(run, "summary.json")):
-            if os.path.exists(os.path.join(run, "checkpoint.safetensors")):
-                subprocess.run([args.rlx, "supervised", "--resume", run, "--quiet"], check=True)
-            else:
-                subprocess.run(command, check=True)
-        summary = json.load(open(os.path.join(run, "summary.json")))
-        curve = os.path.join(results_dir, f"supervised_{task}.png")
-        plot = [args.plot, run, curve, "--title", task]
-        if task.startswith("fashion"):
-            subprocess.run([args.rlx, "supervised", "eval", run], check=True, capture_output=True)
-            plot += ["--confusion", os.path.join(results_dir, f"supervised_{task}_confusion.png"), "--labels", FASHION]
-        subprocess.run(plot, check=True)
-        translations = []
-        if task == "char-lstm":
-            out = subprocess.run([args.rlx, "supervised", "sample", run, "--prompt", "ROMEO.\n", "--chars", "300"],
-                                 check=True, capture_output=True, text=True).stdout
-            translations = ["(sample, temperature 0.8)"] + out.rstrip().splitlines()
-        if task in EXAMPLES:
-            picture = os.path.join(results_dir, f"supervised_{task}_attention.png")
-            out = subprocess.run([args.rlx, "supervised", "translate", run, *EXAMPLES[task], "--attention", picture],
-                                 check=True, capture_output=True, text=True).stdout
-            translations = [line for line in out.splitlines() if " -> " in line]
-        rows.append((task, summary, " ".join(["rlx"] + command[1:5] + ["--device", "cpu"]), translations))
+        kept = os.path.join(keep_dir, f"{task}.json")
+        if task not in args.tasks and not os.path.exists(kept):
+            continue
+        if os.path.exists(kept) and not os.path.exists(os.path.join(run, "summary.json")):
+            record = json.load(open(kept))
+            print(f"== {task}: reported from {kept}")
+        else:
+            record = finish(args, task, run, results_dir)
+            with open(kept + ".tmp", "w") as f:
+                json.dump(record, f, indent=1)
+                f.write("\n")
+            os.replace(kept + ".tmp", kept)
+        rows.append((task, record["summary"], record["command"], record["translations"]))
 
     date = facts.now()
     lines = [

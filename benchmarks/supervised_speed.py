@@ -5,7 +5,10 @@ alternating the two in each round (this machine's speed drifts), medians over ro
 rlx's epoch time is its `charts/epoch_seconds` (the training pass only, as PyTorch's is); both train EPOCHS epochs
 from scratch per round and the held-out metric after them is shown beside the times.
 
-usage: python supervised_speed.py RLX_BINARY OUT.md [--tasks T ...] [--epochs N] [--rounds N]
+A task gets up to ROUNDS rounds but no new one once its rounds have taken BUDGET seconds (the ResNet's and the
+LSTM's epochs take minutes here, the MLP's seconds).
+
+usage: python supervised_speed.py RLX_BINARY OUT.md [--tasks T ...] [--epochs N] [--rounds N] [--budget S]
 """
 import argparse
 import json
@@ -14,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import facts  # benchmarks/facts.py
 
@@ -44,37 +48,44 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("rlx")
     parser.add_argument("out")
-    parser.add_argument("--tasks", nargs="+", default=["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm"])
+    parser.add_argument("--tasks", nargs="+", default=["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm",
+                                                       "seq2seq-addition", "seq2seq-dates"])
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=300.0)
     args = parser.parse_args()
     rows, versions = [], {}
     for task in args.tasks:
         ours, theirs, our_metric, their_metric = [], [], None, None
+        started = time.perf_counter()
         for round_ in range(args.rounds):
+            if round_ > 0 and time.perf_counter() - started > args.budget:
+                break
             print(f"== {task} round {round_ + 1}: rlx", file=sys.stderr)
             seconds, our_metric = rlx_run(args.rlx, task, args.epochs)
             ours += seconds
             print(f"== {task} round {round_ + 1}: PyTorch", file=sys.stderr)
             seconds, their_metric, versions = torch_run(task, args.epochs)
             theirs += seconds
-        rows.append((task, statistics.median(ours), statistics.median(theirs), our_metric, their_metric))
+        rounds = len(theirs) // args.epochs
+        rows.append((task, statistics.median(ours), statistics.median(theirs), our_metric, their_metric, rounds))
     date = facts.now()
     lines = [
         "# Supervised tasks: rlx vs PyTorch eager, seconds per training epoch",
         "",
         f"`scripts/bench supervised-speed` (= `benchmarks/supervised_speed.py --epochs {args.epochs} --rounds "
-        f"{args.rounds}`), {date}, {facts.machine()}, CPU only. PyTorch "
+        f"{args.rounds} --budget {args.budget:.0f}`), {date}, {facts.machine()}, CPU only. PyTorch "
         f"{versions.get('torch', '?')} with {versions.get('threads', '?')} threads; rlx on the same LibTorch. Each "
         f"round trains {args.epochs} epoch(s) from scratch with the task's preset, rlx then PyTorch; medians of the "
-        "epoch times. The metric is after those epochs (a short run, not the preset's result).",
+        f"epoch times over the rounds run (a task starts no new round after {args.budget:.0f} s). The metric is after "
+        "those epochs (a short run, not the preset's result).",
         "",
-        "| task | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx metric | PyTorch metric |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| task | rounds | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx metric | PyTorch metric |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for task, ours, theirs, our_metric, their_metric in rows:
+    for task, ours, theirs, our_metric, their_metric, rounds in rows:
         shown = (lambda v: f"{v:.3f} nats") if task == "char-lstm" else (lambda v: f"{100 * v:.2f}%")
-        lines.append(f"| {task} | {ours:.2f} | {theirs:.2f} | **{theirs / ours:.2f}x** | {shown(our_metric)} | "
+        lines.append(f"| {task} | {rounds} | {ours:.2f} | {theirs:.2f} | **{theirs / ours:.2f}x** | {shown(our_metric)} | "
                      f"{shown(their_metric)} |")
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")

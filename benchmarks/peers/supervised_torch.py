@@ -220,13 +220,203 @@ def char_lstm(p, epochs):
     return seconds, {"val_loss": total / count}
 
 
+# seq2seq: the tasks of models/src/seq_data.rs, drawn from the same distributions (Python's generator, so the
+# examples themselves differ from rlx's; the held-out sources never occur in training, as in rlx).
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+PAD, SOS, EOS = 0, 1, 2
+
+
+def ordinal(day):
+    suffix = "th" if day % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def write_date(year, month, day, form):
+    import datetime
+    name = MONTHS[month - 1]
+    return [f"{ordinal(day)} of {name}, {year}", f"{name} {day}, {year}", f"{day} {name} {year}",
+            f"{WEEKDAYS[datetime.date(year, month, day).weekday()]}, {name} {day}, {year}", f"{name[:3]} {day} {year}",
+            f"{day:02}.{month:02}.{year % 100:02}", f"{month}/{day}/{year}",
+            f"{name[:3].upper()} {ordinal(day).upper()}, '{year % 100:02}", f"{year}, {name} {ordinal(day)}"][form]
+
+
+def seq_task(task, p, rng):
+    """(train pairs, held-out pairs, source alphabet, target alphabet)."""
+    import calendar
+    if task == "seq2seq-addition":
+        digits = p.get("digits", 3)
+
+        def operand():
+            n = rng.randint(1, digits)
+            return rng.randrange(0 if n == 1 else 10 ** (n - 1), 10 ** n)
+
+        def draw():
+            a, b = operand(), operand()
+            return f"{a}+{b}", str(a + b)
+        alphabets = ("0123456789+", "0123456789")
+    else:
+        def draw():
+            year, month = rng.randint(1950, 2049), rng.randint(1, 12)
+            day = rng.randint(1, calendar.monthrange(year, month)[1])
+            return write_date(year, month, day, rng.randrange(9)), f"{year}-{month:02}-{day:02}"
+        upper = "".join(m[:3].upper() for m in MONTHS)
+        alphabets = ("".join(MONTHS + WEEKDAYS) + upper + "STNDRDTHstndrdthof0123456789 ,./'", "0123456789-")
+    test, held = [], set()
+    while len(test) < p.get("n_test", 5000):
+        pair = draw()
+        if pair[0] not in held:
+            held.add(pair[0])
+            test.append(pair)
+    train = []
+    while len(train) < p.get("n_train", 50000):
+        pair = draw()
+        if pair[0] not in held:
+            train.append(pair)
+    return train, test, *alphabets
+
+
+class Seq2Seq(nn.Module):
+    """rlx's encoder-decoder (models/src/seq2seq.rs): two GRUs reading the real characters forwards and backwards
+    (the backward one through a gather, as rlx does, instead of pack_padded_sequence), Bahdanau or Luong
+    attention, a GRU decoder, dropout on embeddings and output features."""
+
+    def __init__(self, source_vocab, target_vocab, embed, hidden, attention, dropout):
+        super().__init__()
+        self.attention, self.hidden, self.dropout = attention, hidden, dropout
+        self.source_embedding = nn.Embedding(source_vocab, embed)
+        self.target_embedding = nn.Embedding(target_vocab, embed)
+        self.encoder_forward = nn.GRU(embed, hidden, batch_first=True)
+        self.encoder_backward = nn.GRU(embed, hidden, batch_first=True)
+        self.bridge = nn.Linear(2 * hidden, hidden)
+        self.decoder = nn.GRU(embed + (2 * hidden if attention == "bahdanau" else hidden), hidden, batch_first=True)
+        self.attention_query = nn.Linear(hidden, hidden, bias=False)
+        self.attention_keys = nn.Linear(2 * hidden, hidden, bias=False)
+        self.attention_v = nn.Linear(hidden, 1, bias=False)
+        self.combine = nn.Linear(3 * hidden, hidden, bias=False)
+        self.out = nn.Linear(3 * hidden + embed if attention == "bahdanau" else hidden, target_vocab)
+
+    def encode(self, source):
+        mask = source != PAD  # (B, S)
+        batch, width = source.shape
+        lengths = mask.sum(1, keepdim=True).clamp(min=1)  # (B, 1)
+        t = torch.arange(width).unsqueeze(0)
+        reversed_ = torch.where(t < lengths, lengths - 1 - t, t.expand(batch, width))  # (B, S)
+        x = F.dropout(self.source_embedding(source), self.dropout, self.training)  # (B, S, E)
+        x_reversed = x.gather(1, reversed_.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        forward, _ = self.encoder_forward(x)
+        backward_reversed, _ = self.encoder_backward(x_reversed)
+        at = lambda index: index.unsqueeze(-1).expand(-1, -1, self.hidden)
+        states = torch.cat([forward, backward_reversed.gather(1, at(reversed_))], -1) * mask.unsqueeze(-1)
+        last = lengths - 1
+        finals = torch.cat([forward.gather(1, at(last)), backward_reversed.gather(1, at(last))], -1).squeeze(1)
+        return states, mask, self.attention_keys(states), torch.tanh(self.bridge(finals)).unsqueeze(0)
+
+    def attend(self, keys, states, mask, h):
+        if self.attention == "bahdanau":
+            scores = self.attention_v(torch.tanh(keys + self.attention_query(h).unsqueeze(1))).squeeze(-1)
+        else:
+            scores = (keys @ h.unsqueeze(-1)).squeeze(-1)
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        return (weights.unsqueeze(1) @ states).squeeze(1)
+
+    def step(self, encoded, previous, state, feed):
+        states, mask, keys, _ = encoded
+        y = F.dropout(self.target_embedding(previous), self.dropout, self.training)
+        if self.attention == "bahdanau":
+            context = self.attend(keys, states, mask, state[0])
+            out, state = self.decoder(torch.cat([y, context], -1).unsqueeze(1), state)
+            features = F.dropout(torch.cat([out.squeeze(1), context, y], -1), self.dropout, self.training)
+            return self.out(features), state, feed
+        out, state = self.decoder(torch.cat([y, feed], -1).unsqueeze(1), state)
+        h = out.squeeze(1)
+        feed = torch.tanh(self.combine(torch.cat([self.attend(keys, states, mask, h), h], -1)))
+        return self.out(F.dropout(feed, self.dropout, self.training)), state, feed
+
+    def forward(self, source, target):
+        """Teacher-forced logits (B, T, V)."""
+        encoded = self.encode(source)
+        previous, state = torch.full((len(source),), SOS), encoded[3]
+        feed, logits = torch.zeros(len(source), self.hidden), []
+        for t in range(target.shape[1]):
+            step_logits, state, feed = self.step(encoded, previous, state, feed)
+            logits.append(step_logits)
+            previous = target[:, t]
+        return torch.stack(logits, 1)
+
+    @torch.no_grad()
+    def greedy(self, source, max_len):
+        encoded = self.encode(source)
+        previous, state = torch.full((len(source),), SOS), encoded[3]
+        feed, ids = torch.zeros(len(source), self.hidden), []
+        done = torch.zeros(len(source), dtype=torch.bool)
+        for _ in range(max_len):
+            logits, state, feed = self.step(encoded, previous, state, feed)
+            previous = logits.argmax(-1).masked_fill(done, PAD)
+            done |= previous == EOS
+            ids.append(previous)
+            if done.all():
+                break
+        return torch.stack(ids, 1)
+
+
+def seq2seq(task, p, epochs):
+    train, test, source_chars, target_chars = seq_task(task, p, random.Random(0))
+    source_ids = {c: i + 3 for i, c in enumerate(sorted(set(source_chars)))}
+    target_ids = {c: i + 3 for i, c in enumerate(sorted(set(target_chars)))}
+    target_text = {i: c for c, i in target_ids.items()}
+
+    def batch(pairs):
+        pad = lambda rows: torch.tensor([r + [PAD] * (max(map(len, rows)) - len(r)) for r in rows])
+        return (pad([[source_ids[c] for c in s] for s, _ in pairs]),
+                pad([[target_ids[c] for c in t] + [EOS] for _, t in pairs]))
+
+    model = Seq2Seq(len(source_ids) + 3, len(target_ids) + 3, p.get("embed", 32), p.get("hidden", 128),
+                    p.get("attention", "bahdanau"), p.get("dropout", 0.1))
+    opt = torch.optim.Adam(model.parameters(), p["learning_rate"])
+    size = p.get("batch_size", 128)
+    steps = math.ceil(len(train) / size) * epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
+                                              if p.get("lr_schedule") == "cosine" else 1.0)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train)).tolist()
+        for i in range(0, len(train), size):
+            source, target = batch([train[j] for j in order[i:i + size]])
+            logits = model(source, target)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=PAD)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), p.get("max_grad_norm", 1.0))
+            opt.step()
+            sched.step()
+        seconds.append(time.perf_counter() - start)
+    model.eval()
+    correct = 0
+    for i in range(0, len(test), 500):
+        pairs = test[i:i + 500]
+        source, target = batch(pairs)
+        for row, (_, want) in zip(model.greedy(source, target.shape[1] + 2).tolist(), pairs):
+            text = "".join(target_text.get(t, "") for t in (row[:row.index(EOS)] if EOS in row else row))
+            correct += text == want
+    return seconds, {"val_accuracy": correct / len(test)}
+
+
 def main():
     task, epochs = sys.argv[1], int(sys.argv[2])
     with open(os.path.join(HERE, f"../../presets/supervised/{task}.toml"), "rb") as f:
         p = tomllib.load(f)
     torch.manual_seed(0)
     random.seed(0)
-    seconds, metrics = char_lstm(p, epochs) if task == "char-lstm" else classify(p, epochs)
+    if task == "char-lstm":
+        seconds, metrics = char_lstm(p, epochs)
+    elif task.startswith("seq2seq"):
+        seconds, metrics = seq2seq(task, p, epochs)
+    else:
+        seconds, metrics = classify(p, epochs)
     print(json.dumps({"task": task, "seconds_per_epoch": seconds, **metrics, "torch": torch.__version__,
                       "threads": torch.get_num_threads()}))
 

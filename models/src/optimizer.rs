@@ -273,7 +273,8 @@ mod tests {
         let mut norms = vec![];
         for step in 0..2 {
             let loss = (&w * &x).sum(Kind::Float).square(); // grad = 2 (w.x) x
-                                                            // Both ways of computing gradients give the same update.
+
+            // Both ways of computing gradients give the same update.
             if step == 0 {
                 adam.zero_grad();
                 loss.backward();

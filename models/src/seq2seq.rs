@@ -98,8 +98,9 @@ impl Seq2Seq {
         let mask = source.ne(PAD); // (B, S)
         let (batch, width) = (source.size()[0], source.size()[1]);
         let lengths = mask.sum_dim_intlist(1, true, Kind::Int64).clamp_min(1); // (B, 1)
-                                                                               // Position t of row b read backwards: L_b - 1 - t inside the row, t itself in the padding (a permutation
-                                                                               // that is its own inverse).
+
+        // Position t of row b read backwards: L_b - 1 - t inside the row, t itself in the padding (a permutation
+        // that is its own inverse).
         let t = Tensor::arange(width, (Kind::Int64, source.device())).unsqueeze(0); // (1, S)
         let reversed = (&lengths - 1 - &t).where_self(&t.lt_tensor(&lengths), &t.expand([batch, width], false)); // (B, S)
         let x = self.source_embedding.forward(source).dropout(self.config.dropout, train); // (B, S, E)
@@ -111,7 +112,8 @@ impl Seq2Seq {
         let at = |index: &Tensor| index.unsqueeze(-1).expand([batch, -1, h], false);
         let backward = backward_reversed.gather(1, &at(&reversed), false);
         let states = Tensor::cat(&[&forward, &backward], -1) * mask.unsqueeze(-1).to_kind(Kind::Float); // (B, S, 2H)
-                                                                                                        // Each direction's state after the row's last real character.
+
+        // Each direction's state after the row's last real character.
         let last = &lengths - 1; // (B, 1)
         let final_forward = forward.gather(1, &at(&last), false).squeeze_dim(1); // (B, H)
         let final_backward = backward_reversed.gather(1, &at(&last), false).squeeze_dim(1); // (B, H)

@@ -39,27 +39,60 @@ fn split(
             test.push(pair);
         }
     }
-    let mut train = Vec::with_capacity(n_train);
-    while train.len() < n_train {
-        let pair = draw(&mut rng);
+    let train = draw_excluding(n_train, &held_out, &mut rng, draw);
+    SeqTask { train, test }
+}
+
+/// `n` examples from `draw` (repeats allowed) whose sources are not in `held_out`.
+fn draw_excluding(
+    n: usize,
+    held_out: &HashSet<String>,
+    rng: &mut rand_pcg::Pcg64,
+    mut draw: impl FnMut(&mut rand_pcg::Pcg64) -> (String, String),
+) -> Vec<(String, String)> {
+    let mut train = Vec::with_capacity(n);
+    while train.len() < n {
+        let pair = draw(rng);
         if !held_out.contains(&pair.0) {
             train.push(pair);
         }
     }
-    SeqTask { train, test }
+    train
+}
+
+/// A fresh training set for epoch `epoch` (>= 1) of a run seeded `seed`, for tasks that draw new examples every
+/// epoch instead of repeating one fixed set: `n` examples of `task` (`seq2seq-addition` with operands of up to
+/// `digits` digits, else dates), none of whose sources is held out in `test`. The generator is seeded from
+/// `(seed, epoch)` on a stream no other draw uses, so a resumed run draws the same examples.
+pub fn fresh_training(
+    task: &str,
+    n: usize,
+    digits: u32,
+    test: &[(String, String)],
+    seed: u64,
+    epoch: usize,
+) -> Vec<(String, String)> {
+    let held_out: HashSet<String> = test.iter().map(|p| p.0.clone()).collect();
+    let mut rng = rand_pcg::Pcg64::new(seed as u128, (1u128 << 64) | epoch as u128);
+    match task {
+        "seq2seq-addition" => draw_excluding(n, &held_out, &mut rng, |rng| draw_sum(rng, digits)),
+        _ => draw_excluding(n, &held_out, &mut rng, draw_date),
+    }
 }
 
 /// `a+b` -> `a + b` with `a`, `b` of 1 to `digits` digits (each length equally likely, then uniform).
 pub fn addition(n_train: usize, n_test: usize, digits: u32, seed: u64) -> SeqTask {
-    let operand = move |rng: &mut rand_pcg::Pcg64| {
+    split(n_train, n_test, seed, |rng| draw_sum(rng, digits))
+}
+
+fn draw_sum(rng: &mut rand_pcg::Pcg64, digits: u32) -> (String, String) {
+    let mut operand = || {
         let len = rng.random_range(1..=digits);
         let lo = if len == 1 { 0 } else { 10u64.pow(len - 1) };
         rng.random_range(lo..10u64.pow(len))
     };
-    split(n_train, n_test, seed, |rng| {
-        let (a, b) = (operand(rng), operand(rng));
-        (format!("{a}+{b}"), (a + b).to_string())
-    })
+    let (a, b) = (operand(), operand());
+    (format!("{a}+{b}"), (a + b).to_string())
 }
 
 const MONTHS: [&str; 12] = [
@@ -146,13 +179,15 @@ pub const ADDITION_ALPHABET: &str = "0123456789+";
 
 /// A date in a random format -> `YYYY-MM-DD`.
 pub fn dates(n_train: usize, n_test: usize, seed: u64) -> SeqTask {
-    split(n_train, n_test, seed, |rng| {
-        let year = rng.random_range(1950..=2049);
-        let month = rng.random_range(1..=12);
-        let day = rng.random_range(1..=days_in_month(year, month));
-        let format = rng.random_range(0..DATE_FORMATS);
-        (write_date(year, month, day, format), format!("{year}-{month:02}-{day:02}"))
-    })
+    split(n_train, n_test, seed, draw_date)
+}
+
+fn draw_date(rng: &mut rand_pcg::Pcg64) -> (String, String) {
+    let year = rng.random_range(1950..=2049);
+    let month = rng.random_range(1..=12);
+    let day = rng.random_range(1..=days_in_month(year, month));
+    let format = rng.random_range(0..DATE_FORMATS);
+    (write_date(year, month, day, format), format!("{year}-{month:02}-{day:02}"))
 }
 
 /// Characters <-> ids, ids 0-2 being PAD, SOS and EOS.
@@ -208,6 +243,13 @@ mod tests {
         assert_eq!(held.len(), 300);
         assert!(task.train.iter().all(|p| !held.contains(&p.0)));
         assert_eq!(addition(2000, 300, 3, 7).train, task.train, "same seed, same examples");
+
+        // A fresh epoch: new examples, the same for the same (seed, epoch), still none held out.
+        let fresh = fresh_training("seq2seq-addition", 2000, 3, &task.test, 7, 1);
+        assert_eq!(fresh, fresh_training("seq2seq-addition", 2000, 3, &task.test, 7, 1));
+        assert_ne!(fresh, task.train);
+        assert_ne!(fresh, fresh_training("seq2seq-addition", 2000, 3, &task.test, 7, 2));
+        assert!(fresh.iter().all(|(src, _)| !held.contains(src)));
 
         assert_eq!(write_date(2009, 6, 25, 0), "25th of June, 2009");
         assert_eq!(write_date(2009, 6, 25, 3), "Thursday, June 25, 2009");

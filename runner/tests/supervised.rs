@@ -131,7 +131,8 @@ fn char_lstm_learns_a_small_text_resumes_exactly_and_samples() {
 #[test]
 fn seq2seq_learns_one_digit_sums_resumes_exactly_translates_and_draws_attention() {
     // One-digit sums: 100 pairs, one held out, so the run memorizes the other 99 (generalizing to held-out sums is
-    // what results/supervised.md measures, with 3-digit operands).
+    // what results/supervised.md measures, with 3-digit operands). Each epoch draws fresh examples, which the
+    // resumed run must draw alike.
     let dir = tempfile::tempdir().unwrap();
     let run = |run: &Path, epochs: &str| {
         let out = rlx(&[
@@ -159,6 +160,8 @@ fn seq2seq_learns_one_digit_sums_resumes_exactly_translates_and_draws_attention(
             "batch_size=100",
             "--set",
             "teacher_forcing=0.9",
+            "--set",
+            "fresh_examples=true",
             "--set",
             epochs,
         ]);
@@ -205,6 +208,10 @@ fn bad_supervised_input_is_a_one_line_error_that_leaves_nothing() {
     expect_error(&["supervised", "mnist-lenet", "--run-dir", r, "--set", "model=vgg"], "unknown model `vgg`");
     expect_error(&["supervised", "mnist-lenet", "--run-dir", r, "--set", "epochz=3"], "unknown field `epochz`");
     expect_error(&["supervised", "mnist-lenet", "--run-dir", r, "--set", "data=/no/such/dir"], "/no/such/dir");
+    if !tch::Cuda::is_available() {
+        // The same binary on a machine without a GPU: `--device cuda` is refused before anything is written.
+        expect_error(&["supervised", "mnist-mlp", "--run-dir", r, "--device", "cuda"], "no CUDA device");
+    }
     assert!(!run.exists(), "a failed start left a run folder");
     expect_error(&["supervised", "eval", r], "a run folder?");
 

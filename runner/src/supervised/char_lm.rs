@@ -171,7 +171,8 @@ impl CharLm {
             }
             let lr = self.learning_rate_at(self.progress.step);
             let (inputs, targets) = (inputs.to_device(device), targets.to_device(device)); // (B, bptt)
-                                                                                           // Truncated BPTT: the state flows on, its gradient stops at the window's start.
+
+            // Truncated BPTT: the state flows on, its gradient stops at the window's start.
             let carried = (state.0.detach(), state.1.detach());
             let (logits, next) = self.model.forward(&inputs, &carried, true); // (B, bptt, V)
             state = next;

@@ -26,6 +26,9 @@ pub struct Seq2SeqTaskConfig {
     /// Generated training and held-out examples.
     pub n_train: usize,
     pub n_test: usize,
+    /// Draw a new set of `n_train` training examples every epoch (from `(seed, epoch)`; held-out sources still
+    /// excluded) instead of repeating the first one: the task's generator as an endless data source (false).
+    pub fresh_examples: bool,
     /// Addition: the most digits of an operand (3).
     pub digits: u32,
     pub embed: i64,
@@ -53,6 +56,7 @@ impl Default for Seq2SeqTaskConfig {
             task: String::new(),
             n_train: 50_000,
             n_test: 5_000,
+            fresh_examples: false,
             digits: 3,
             embed: 32,
             hidden: 128,
@@ -181,6 +185,10 @@ impl Seq2SeqTrainer {
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
         let epoch = self.progress.epoch;
         seed_epoch(self.config.seed, epoch);
+        if self.config.fresh_examples && epoch > 0 {
+            let c = &self.config;
+            self.data.train = seq_data::fresh_training(&c.task, c.n_train, c.digits, &self.data.test, c.seed, epoch);
+        }
         let mut rng = rand_pcg::Pcg64::new(self.config.seed as u128, epoch as u128);
         let mut order: Vec<usize> = (0..self.data.train.len()).collect();
         order.shuffle(&mut rng);
