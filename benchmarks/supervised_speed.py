@@ -8,6 +8,9 @@ from scratch per round and the held-out metric after them is shown beside the ti
 A task gets up to ROUNDS rounds but no new one once its rounds have taken BUDGET seconds (the ResNet's and the
 LSTM's epochs take minutes here, the MLP's seconds).
 
+Each task's measurement is kept in OUT.json (beside OUT.md) with its date; a run measures the tasks it is given and
+the report shows every task measured so far, so one task can be measured again alone.
+
 usage: python supervised_speed.py RLX_BINARY OUT.md [--tasks T ...] [--epochs N] [--rounds N] [--budget S]
 """
 import argparse
@@ -23,6 +26,7 @@ import facts  # benchmarks/facts.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 METRIC = {"char-lstm": "val_loss"}
+TASKS = ["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm", "seq2seq-addition", "seq2seq-dates"]
 
 
 def rlx_run(rlx, task, epochs):
@@ -48,13 +52,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("rlx")
     parser.add_argument("out")
-    parser.add_argument("--tasks", nargs="+", default=["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm",
-                                                       "seq2seq-addition", "seq2seq-dates"])
+    parser.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=300.0)
     args = parser.parse_args()
-    rows, versions = [], {}
+    kept_path = os.path.splitext(args.out)[0] + ".json"
+    kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
     for task in args.tasks:
         ours, theirs, our_metric, their_metric = [], [], None, None
         started = time.perf_counter()
@@ -67,27 +71,44 @@ def main():
             print(f"== {task} round {round_ + 1}: PyTorch", file=sys.stderr)
             seconds, their_metric, versions = torch_run(task, args.epochs)
             theirs += seconds
-        rounds = len(theirs) // args.epochs
-        rows.append((task, statistics.median(ours), statistics.median(theirs), our_metric, their_metric, rounds))
-    date = facts.now()
+        kept[task] = {"rlx_s": statistics.median(ours), "torch_s": statistics.median(theirs), "rlx_metric": our_metric,
+                      "torch_metric": their_metric, "rounds": len(theirs) // args.epochs, "epochs": args.epochs,
+                      "budget_s": args.budget, "max_rounds": args.rounds, "date": facts.now(), "torch": versions.get("torch", "?"),
+                      "threads": versions.get("threads", "?")}
+        with open(kept_path + ".tmp", "w") as f:
+            json.dump(kept, f, indent=1)
+            f.write("\n")
+        os.replace(kept_path + ".tmp", kept_path)
+    report(kept, args.out)
+
+
+def report(kept, out):
+    first = next(iter(kept.values()))
+    versions = {"torch": first["torch"], "threads": first["threads"]}
     lines = [
         "# Supervised tasks: rlx vs PyTorch eager, seconds per training epoch",
         "",
-        f"`scripts/bench supervised-speed` (= `benchmarks/supervised_speed.py --epochs {args.epochs} --rounds "
-        f"{args.rounds} --budget {args.budget:.0f}`), {date}, {facts.machine()}, CPU only. PyTorch "
+        f"`scripts/bench supervised-speed` (= `benchmarks/supervised_speed.py --epochs {first['epochs']} --rounds {first['max_rounds']} "
+        f"--budget {first['budget_s']:.0f}`), {facts.machine()}, CPU only, each task measured on the date shown. PyTorch "
         f"{versions.get('torch', '?')} with {versions.get('threads', '?')} threads; rlx on the same LibTorch. Each "
-        f"round trains {args.epochs} epoch(s) from scratch with the task's preset, rlx then PyTorch; medians of the "
-        f"epoch times over the rounds run (a task starts no new round after {args.budget:.0f} s). The metric is after "
+        f"round trains {first['epochs']} epoch(s) from scratch with the task's preset, rlx then PyTorch; medians of the "
+        f"epoch times over the rounds run (a task starts no new round after {first['budget_s']:.0f} s). The metric is after "
         "those epochs (a short run, not the preset's result).",
         "",
-        "| task | rounds | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx metric | PyTorch metric |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| task | rounds | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx metric | PyTorch metric | measured |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for task, ours, theirs, our_metric, their_metric, rounds in rows:
+    for task in [t for t in TASKS if t in kept]:
+        k = kept[task]
+        ours, theirs, our_metric, their_metric = k["rlx_s"], k["torch_s"], k["rlx_metric"], k["torch_metric"]
         shown = (lambda v: f"{v:.3f} nats") if task == "char-lstm" else (lambda v: f"{100 * v:.2f}%")
-        lines.append(f"| {task} | {rounds} | {ours:.2f} | {theirs:.2f} | **{theirs / ours:.2f}x** | {shown(our_metric)} | "
-                     f"{shown(their_metric)} |")
-    with open(args.out, "w") as f:
+        mark = " (note)" if k.get("note") else ""
+        lines.append(f"| {task}{mark} | {k['rounds']} | {ours:.2f} | {theirs:.2f} | **{theirs / ours:.2f}x** | {shown(our_metric)} | "
+                     f"{shown(their_metric)} | {k['date']} |")
+    notes = [f"- {t}: {kept[t]['note']}" for t in TASKS if kept.get(t, {}).get("note")]
+    if notes:
+        lines += ["", "Notes:", ""] + notes
+    with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -3,7 +3,7 @@
 //! - **dates**: a date written in one of 9 human formats (`"25th of June, 2009"`, `"Thursday, June 25, 2009"`,
 //!   `"25.06.09"`, ...) -> its ISO form `"2009-06-25"`, for dates from 1950 to 2049.
 //!
-//! The held-out examples never occur in the training set (they are drawn first, then excluded), and a
+//! The held-out examples never occur in the training set (a hash of the source decides, see [`is_held_out`]), and a
 //! [`CharVocab`] maps characters to ids with the three specials PAD = 0, SOS = 1, EOS = 2.
 
 use rand::{Rng, SeedableRng};
@@ -20,8 +20,27 @@ pub struct SeqTask {
     pub test: Vec<(String, String)>,
 }
 
-/// `n_test` distinct held-out examples, then `n_train` training examples (repeats allowed) none of which is
-/// held out, all from `draw`.
+/// One source in `HELD_OUT_EVERY` is held out.
+pub const HELD_OUT_EVERY: u64 = 10;
+
+/// Whether `source` belongs to the held-out part of a run seeded `seed`: decided by a hash of the source text, so
+/// every kind of example (each operand length, each date format) is held out in the same proportion and the rest
+/// of each kind stays for training. (Drawing the held-out set first and excluding it would take almost all of a
+/// small kind: 5,000 distinct held-out sums contain nearly all 100 one-digit sums, which training then never sees.)
+/// FNV-1a rather than std's hasher, whose output may change between Rust releases.
+pub fn is_held_out(source: &str, seed: u64) -> bool {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for byte in source.bytes() {
+        h = (h ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // A final avalanche (splitmix64's), so that the low bits depend on every byte.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (h ^ (h >> 31)) % HELD_OUT_EVERY == 0
+}
+
+/// `n_test` distinct held-out examples (fewer when the task has fewer) and `n_train` training examples (repeats
+/// allowed) whose sources are not held out, all from `draw`.
 fn split(
     n_train: usize,
     n_test: usize,
@@ -29,31 +48,31 @@ fn split(
     mut draw: impl FnMut(&mut rand_pcg::Pcg64) -> (String, String),
 ) -> SeqTask {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
-    let mut held_out = HashSet::new();
+    let mut seen = HashSet::new();
     let mut test = Vec::with_capacity(n_test);
     let mut attempts = 0;
-    while test.len() < n_test && attempts < 100 * n_test.max(1) {
+    while test.len() < n_test && attempts < 100 * HELD_OUT_EVERY as usize * n_test.max(1) {
         attempts += 1;
         let pair = draw(&mut rng);
-        if held_out.insert(pair.0.clone()) {
+        if is_held_out(&pair.0, seed) && seen.insert(pair.0.clone()) {
             test.push(pair);
         }
     }
-    let train = draw_excluding(n_train, &held_out, &mut rng, draw);
+    let train = draw_training(n_train, seed, &mut rng, draw);
     SeqTask { train, test }
 }
 
-/// `n` examples from `draw` (repeats allowed) whose sources are not in `held_out`.
-fn draw_excluding(
+/// `n` examples from `draw` (repeats allowed) whose sources are not held out.
+fn draw_training(
     n: usize,
-    held_out: &HashSet<String>,
+    seed: u64,
     rng: &mut rand_pcg::Pcg64,
     mut draw: impl FnMut(&mut rand_pcg::Pcg64) -> (String, String),
 ) -> Vec<(String, String)> {
     let mut train = Vec::with_capacity(n);
     while train.len() < n {
         let pair = draw(rng);
-        if !held_out.contains(&pair.0) {
+        if !is_held_out(&pair.0, seed) {
             train.push(pair);
         }
     }
@@ -62,21 +81,13 @@ fn draw_excluding(
 
 /// A fresh training set for epoch `epoch` (>= 1) of a run seeded `seed`, for tasks that draw new examples every
 /// epoch instead of repeating one fixed set: `n` examples of `task` (`seq2seq-addition` with operands of up to
-/// `digits` digits, else dates), none of whose sources is held out in `test`. The generator is seeded from
-/// `(seed, epoch)` on a stream no other draw uses, so a resumed run draws the same examples.
-pub fn fresh_training(
-    task: &str,
-    n: usize,
-    digits: u32,
-    test: &[(String, String)],
-    seed: u64,
-    epoch: usize,
-) -> Vec<(String, String)> {
-    let held_out: HashSet<String> = test.iter().map(|p| p.0.clone()).collect();
+/// `digits` digits, else dates), none of them held out. The generator is seeded from `(seed, epoch)` on a stream
+/// no other draw uses, so a resumed run draws the same examples.
+pub fn fresh_training(task: &str, n: usize, digits: u32, seed: u64, epoch: usize) -> Vec<(String, String)> {
     let mut rng = rand_pcg::Pcg64::new(seed as u128, (1u128 << 64) | epoch as u128);
     match task {
-        "seq2seq-addition" => draw_excluding(n, &held_out, &mut rng, |rng| draw_sum(rng, digits)),
-        _ => draw_excluding(n, &held_out, &mut rng, draw_date),
+        "seq2seq-addition" => draw_training(n, seed, &mut rng, |rng| draw_sum(rng, digits)),
+        _ => draw_training(n, seed, &mut rng, draw_date),
     }
 }
 
@@ -245,11 +256,22 @@ mod tests {
         assert_eq!(addition(2000, 300, 3, 7).train, task.train, "same seed, same examples");
 
         // A fresh epoch: new examples, the same for the same (seed, epoch), still none held out.
-        let fresh = fresh_training("seq2seq-addition", 2000, 3, &task.test, 7, 1);
-        assert_eq!(fresh, fresh_training("seq2seq-addition", 2000, 3, &task.test, 7, 1));
+        let fresh = fresh_training("seq2seq-addition", 2000, 3, 7, 1);
+        assert_eq!(fresh, fresh_training("seq2seq-addition", 2000, 3, 7, 1));
         assert_ne!(fresh, task.train);
-        assert_ne!(fresh, fresh_training("seq2seq-addition", 2000, 3, &task.test, 7, 2));
+        assert_ne!(fresh, fresh_training("seq2seq-addition", 2000, 3, 7, 2));
         assert!(fresh.iter().all(|(src, _)| !held.contains(src)));
+
+        // Every kind of sum is held out in about the same proportion: of the 100 one-digit sums, about a tenth.
+        let one_digit: Vec<String> = (0..100).map(|i| format!("{}+{}", i / 10, i % 10)).collect();
+        let held_one_digit = one_digit.iter().filter(|s| is_held_out(s, 0)).count();
+        assert!((4..=18).contains(&held_one_digit), "{held_one_digit} of 100 one-digit sums held out");
+        let big = addition(20_000, 2000, 3, 0);
+        let short = |set: &[(String, String)]| set.iter().filter(|p| p.0.len() <= 4).count() as f64 / set.len() as f64;
+        // Distinct held-out sources make short sums rarer there than in training, but none of the kinds vanishes
+        // from training.
+        assert!(short(&big.train) > 0.3 && short(&big.test) > 0.05, "{} {}", short(&big.train), short(&big.test));
+        assert!(big.train.iter().any(|p| p.0 == "7+8") && big.train.iter().any(|p| p.0 == "3+4"));
 
         assert_eq!(write_date(2009, 6, 25, 0), "25th of June, 2009");
         assert_eq!(write_date(2009, 6, 25, 3), "Thursday, June 25, 2009");

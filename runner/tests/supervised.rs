@@ -130,9 +130,9 @@ fn char_lstm_learns_a_small_text_resumes_exactly_and_samples() {
 
 #[test]
 fn seq2seq_learns_one_digit_sums_resumes_exactly_translates_and_draws_attention() {
-    // One-digit sums: 100 pairs, one held out, so the run memorizes the other 99 (generalizing to held-out sums is
-    // what results/supervised.md measures, with 3-digit operands). Each epoch draws fresh examples, which the
-    // resumed run must draw alike.
+    // One-digit sums: 100 pairs, nine of them held out (a tenth, by the hash of seq_data::is_held_out), so the run
+    // memorizes the other 91 (generalizing to held-out sums is what results/supervised.md measures, with 3-digit
+    // operands). Each epoch draws fresh examples, which the resumed run must draw alike.
     let dir = tempfile::tempdir().unwrap();
     let run = |run: &Path, epochs: &str| {
         let out = rlx(&[

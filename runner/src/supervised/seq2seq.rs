@@ -187,7 +187,7 @@ impl Seq2SeqTrainer {
         seed_epoch(self.config.seed, epoch);
         if self.config.fresh_examples && epoch > 0 {
             let c = &self.config;
-            self.data.train = seq_data::fresh_training(&c.task, c.n_train, c.digits, &self.data.test, c.seed, epoch);
+            self.data.train = seq_data::fresh_training(&c.task, c.n_train, c.digits, c.seed, epoch);
         }
         let mut rng = rand_pcg::Pcg64::new(self.config.seed as u128, epoch as u128);
         let mut order: Vec<usize> = (0..self.data.train.len()).collect();
