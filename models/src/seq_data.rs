@@ -36,7 +36,7 @@ pub fn is_held_out(source: &str, seed: u64) -> bool {
     // A final avalanche (splitmix64's), so that the low bits depend on every byte.
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (h ^ (h >> 31)) % HELD_OUT_EVERY == 0
+    (h ^ (h >> 31)).is_multiple_of(HELD_OUT_EVERY)
 }
 
 /// `n_test` distinct held-out examples (fewer when the task has fewer) and `n_train` training examples (repeats
