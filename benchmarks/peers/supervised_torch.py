@@ -123,6 +123,12 @@ def augment(x, shift, flip):
     return torch.stack(out)
 
 
+def schedule(opt, p, steps):
+    """rlx's `lr_schedule`: `cosine` (half a cosine to 0 over `steps` optimizer steps) or constant."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
+                                             if p.get("lr_schedule") == "cosine" else 1.0)
+
+
 def classify(p, epochs):
     xtr, ytr, xte, yte = image_split(p["dataset"])
     model = {"mlp": lambda: Mlp(p.get("hidden", [512, 256]), p.get("dropout", 0.0)),
@@ -136,8 +142,7 @@ def classify(p, epochs):
         opt = torch.optim.Adam(model.parameters(), lr, weight_decay=p.get("weight_decay", 0.0))
     batch = p.get("batch_size", 64)
     steps = math.ceil(len(ytr) / batch) * epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
-                                              if p.get("lr_schedule") == "cosine" else 1.0)
+    sched = schedule(opt, p, steps)
     seconds = []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -377,8 +382,7 @@ def seq2seq(task, p, epochs):
     opt = torch.optim.Adam(model.parameters(), p["learning_rate"])
     size = p.get("batch_size", 128)
     steps = math.ceil(len(train) / size) * epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
-                                              if p.get("lr_schedule") == "cosine" else 1.0)
+    sched = schedule(opt, p, steps)
     seconds = []
     for _ in range(epochs):
         start = time.perf_counter()
