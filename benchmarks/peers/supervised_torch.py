@@ -129,6 +129,27 @@ def schedule(opt, p, steps):
                                              if p.get("lr_schedule") == "cosine" else 1.0)
 
 
+def timed_epochs(model, opt, p, n, batch, epochs, loss_of, clip=None):
+    """`epochs` passes over `n` examples in minibatches of `batch`, reshuffled each epoch, with the preset's schedule
+    and optional gradient clipping; `loss_of(index)` is a minibatch's loss. Returns each epoch's seconds."""
+    sched = schedule(opt, p, math.ceil(n / batch) * epochs)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n)
+        for i in range(0, n, batch):
+            loss = loss_of(order[i:i + batch])
+            opt.zero_grad()
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            sched.step()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
 def classify(p, epochs):
     xtr, ytr, xte, yte = image_split(p["dataset"])
     model = {"mlp": lambda: Mlp(p.get("hidden", [512, 256]), p.get("dropout", 0.0)),
@@ -140,23 +161,11 @@ def classify(p, epochs):
                               weight_decay=p.get("weight_decay", 0.0))
     else:
         opt = torch.optim.Adam(model.parameters(), lr, weight_decay=p.get("weight_decay", 0.0))
-    batch = p.get("batch_size", 64)
-    steps = math.ceil(len(ytr) / batch) * epochs
-    sched = schedule(opt, p, steps)
-    seconds = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(ytr))
-        for i in range(0, len(ytr), batch):
-            index = order[i:i + batch]
-            x = augment(xtr[index].unsqueeze(1).float() / 255, p.get("augment_shift", 0), p.get("augment_flip", False))
-            loss = F.cross_entropy(model(x), ytr[index], label_smoothing=p.get("label_smoothing", 0.0))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        seconds.append(time.perf_counter() - start)
+
+    def loss_of(index):
+        x = augment(xtr[index].unsqueeze(1).float() / 255, p.get("augment_shift", 0), p.get("augment_flip", False))
+        return F.cross_entropy(model(x), ytr[index], label_smoothing=p.get("label_smoothing", 0.0))
+    seconds = timed_epochs(model, opt, p, len(ytr), p.get("batch_size", 64), epochs, loss_of)
     model.eval()
     with torch.no_grad():
         correct = sum((model(xte[i:i + 1000].unsqueeze(1).float() / 255).argmax(1) == yte[i:i + 1000]).sum().item()
@@ -380,24 +389,13 @@ def seq2seq(task, p, epochs):
     model = Seq2Seq(len(source_ids) + 3, len(target_ids) + 3, p.get("embed", 32), p.get("hidden", 128),
                     p.get("attention", "bahdanau"), p.get("dropout", 0.1))
     opt = torch.optim.Adam(model.parameters(), p["learning_rate"])
-    size = p.get("batch_size", 128)
-    steps = math.ceil(len(train) / size) * epochs
-    sched = schedule(opt, p, steps)
-    seconds = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train)).tolist()
-        for i in range(0, len(train), size):
-            source, target = batch([train[j] for j in order[i:i + size]])
-            logits = model(source, target)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=PAD)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), p.get("max_grad_norm", 1.0))
-            opt.step()
-            sched.step()
-        seconds.append(time.perf_counter() - start)
+
+    def loss_of(index):
+        source, target = batch([train[j] for j in index.tolist()])
+        logits = model(source, target)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=PAD)
+    seconds = timed_epochs(model, opt, p, len(train), p.get("batch_size", 128), epochs, loss_of,
+                           clip=p.get("max_grad_norm", 1.0))
     model.eval()
     correct = 0
     for i in range(0, len(test), 500):
