@@ -171,6 +171,50 @@ pub fn copy_weights(vs: &tch::nn::VarStore, tensors: &HashMap<String, Tensor>, p
     })
 }
 
+/// Writes a network trained by an [`Optimizer`](rlx_models::Optimizer): its variables as `model.*`, the optimizer's
+/// state as `optimizer.*`, and `state` (which names its `algo` and `env_id`, the task or stage) with the optimizer's
+/// step count added as `optimizer_step`. The supervised tasks and the RLHF stages all checkpoint this way.
+pub fn save_trained(
+    path: &Path,
+    vs: &tch::nn::VarStore,
+    optimizer: &rlx_models::Optimizer,
+    mut state: serde_json::Value,
+) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> =
+        vs.variables().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
+    let (moments, optimizer_step) = optimizer.state();
+    tensors.extend(moments.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
+    state["optimizer_step"] = serde_json::json!(optimizer_step);
+    save(path, &tensors, &state)
+}
+
+/// Restores what [`save_trained`] wrote into `vs` (and `optimizer`, when given) and returns the state; a checkpoint
+/// of another algorithm, task or network is a one-line error naming the file.
+pub fn load_trained(
+    path: &Path,
+    vs: &tch::nn::VarStore,
+    optimizer: Option<&mut rlx_models::Optimizer>,
+    algo: &str,
+    id: &str,
+) -> Result<serde_json::Value> {
+    let loaded = load(path)?;
+    let err = |reason: String| AgentError::Checkpoint { path: path.display().to_string(), reason };
+    check_identity(&loaded.state, algo, id).map_err(err)?;
+    copy_weights(vs, &loaded.tensors, "model.").map_err(err)?;
+    if let Some(optimizer) = optimizer {
+        let moments: HashMap<String, Tensor> = loaded
+            .tensors
+            .iter()
+            .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
+            .collect();
+        let step = loaded.state["optimizer_step"]
+            .as_i64()
+            .ok_or_else(|| err("state field `optimizer_step` missing".into()))?;
+        optimizer.load_state(&moments, step).map_err(err)?;
+    }
+    Ok(loaded.state)
+}
+
 /// The sampling generator saved in a checkpoint's state (`"rng"`: the PCG state as JSON text).
 pub fn generator(state: &serde_json::Value) -> Option<rand_pcg::Pcg64> {
     state["rng"].as_str().and_then(|t| serde_json::from_str(t).ok())

@@ -2,6 +2,7 @@
 //!
 //! - [`ppo`]: PPO as Stable-Baselines3 implements it (discrete and continuous, MLP and NatureCNN policies).
 //! - [`dqn`]: DQN as Stable-Baselines3 implements it, with Double DQN, dueling, n-step and prioritized replay.
+//! - [`rlhf`]: the RLHF pipeline on a GPT (pretraining so far; SFT, reward model, PPO and DPO to come).
 //! - Shared machinery: [`policy`] (actor-critic networks), [`qnetwork`] (Q-networks), [`distributions`], [`schedule`] (constant/linear),
 //!   [`logger`] (TensorBoard + CSV + progress bar), [`checkpoint`] (atomic, checksummed safetensors files),
 //!   [`guard`] (non-finite guards, interrupts), [`device`].
@@ -15,6 +16,7 @@ pub mod logger;
 pub mod policy;
 pub mod ppo;
 pub mod qnetwork;
+pub mod rlhf;
 pub mod schedule;
 
 /// Errors of the agents: user-facing, one line each.

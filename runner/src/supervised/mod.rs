@@ -225,8 +225,8 @@ impl Update {
     }
 }
 
-/// The checkpoint of a supervised run: the network's variables (`model.*`, batch-norm statistics included), the
-/// optimizer's state (`optimizer.*`) and the counters, in rlx's one checkpoint format.
+/// The checkpoint of a supervised run: rlx's one format for a trained network ([`checkpoint::save_trained`]: its
+/// variables, batch-norm statistics included, the optimizer's state and the counters).
 pub fn save_checkpoint(
     path: &Path,
     vs: &tch::nn::VarStore,
@@ -234,35 +234,23 @@ pub fn save_checkpoint(
     task: &str,
     progress: &Progress,
 ) -> Result<()> {
-    let mut tensors: Vec<(String, tch::Tensor)> =
-        vs.variables().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
-    let (state, optimizer_step) = optimizer.state();
-    tensors.extend(state.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
     let state = serde_json::json!({
         "algo": "supervised",
         "env_id": task,
         "epoch": progress.epoch,
         "step": progress.step,
-        "optimizer_step": optimizer_step,
         "skipped_updates": progress.skipped_updates,
     });
-    Ok(checkpoint::save(path, &tensors, &state)?)
+    Ok(checkpoint::save_trained(path, vs, optimizer, state)?)
 }
 
 /// Restores what [`save_checkpoint`] wrote into `vs` and `optimizer`; a checkpoint of another task or network is
 /// a one-line error.
 pub fn load_checkpoint(path: &Path, vs: &tch::nn::VarStore, optimizer: &mut Optimizer, task: &str) -> Result<Progress> {
-    let loaded = checkpoint::load(path)?;
-    let err = |reason: String| anyhow::anyhow!("{}: {reason}", path.display());
-    checkpoint::check_identity(&loaded.state, "supervised", task).map_err(err)?;
-    checkpoint::copy_weights(vs, &loaded.tensors, "model.").map_err(err)?;
-    let moments: std::collections::HashMap<String, tch::Tensor> = loaded
-        .tensors
-        .iter()
-        .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
-        .collect();
-    let number = |key: &str| loaded.state[key].as_u64().ok_or_else(|| err(format!("state field `{key}` missing")));
-    optimizer.load_state(&moments, number("optimizer_step")? as i64).map_err(err)?;
+    let state = checkpoint::load_trained(path, vs, Some(optimizer), "supervised", task)?;
+    let number = |key: &str| {
+        state[key].as_u64().ok_or_else(|| anyhow::anyhow!("{}: state field `{key}` missing", path.display()))
+    };
     Ok(Progress {
         epoch: number("epoch")? as usize,
         step: number("step")?,

@@ -14,7 +14,7 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The CSV's (step, tag, value) rows, without the wall-clock column and the tags that depend on it.
+/// The CSV's (step, tag, value) rows, without the wall-clock column and the tags that depend on it (rates).
 pub fn curve(dir: &Path) -> Vec<(u64, String, String)> {
     std::fs::read_to_string(dir.join("progress.csv"))
         .unwrap()
@@ -24,7 +24,7 @@ pub fn curve(dir: &Path) -> Vec<(u64, String, String)> {
             let f: Vec<&str> = l.split(',').collect();
             (f[0].parse().unwrap(), f[1].to_string(), f[2].to_string())
         })
-        .filter(|(_, tag, _)| tag != "charts/SPS" && tag != "charts/epoch_seconds")
+        .filter(|(_, tag, _)| !["charts/SPS", "charts/epoch_seconds", "charts/tokens_per_s"].contains(&tag.as_str()))
         .collect()
 }
 

@@ -1,0 +1,218 @@
+//! `rlx rlhf`: the RLHF pipeline's stages on rlx's runner (presets/rlhf/*.toml, `--set section.key=value`, one run
+//! folder, TensorBoard + CSV logs and a checkpoint per stage, resume, devices).
+//!
+//! ```text
+//! rlx rlhf pretrain [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set section.key=value]...
+//! rlx rlhf --resume RUN_DIR
+//! rlx rlhf sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
+//! ```
+//!
+//! The run folder: `config.toml` (the resolved config), `tokenizer.json` (trained on the corpus when the run
+//! starts), and per stage `<stage>/checkpoint.safetensors`, `progress.csv`, the event file and `summary.json`.
+
+use crate::config;
+use crate::train::{RunOptions, CHECKPOINT_FILE, CONFIG_FILE, SUMMARY_FILE};
+use anyhow::{bail, Context, Result};
+use rand::SeedableRng;
+use rlx_agents::device;
+use rlx_agents::logger::Logger;
+use rlx_agents::rlhf::pretrain::Pretrainer;
+use rlx_agents::rlhf::{load_tokenizer, Corpus, RlhfConfig, TOKENIZER_FILE};
+use rlx_models::{Bpe, Sampling};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct RlhfArgs {
+    /// The stage to run (`pretrain`), or `sample` followed by a run folder.
+    #[arg(required_unless_present = "resume")]
+    pub command: Option<String>,
+    /// With `sample`: the run folder.
+    pub run: Option<PathBuf>,
+    /// The preset (presets/rlhf/NAME.toml): default, tiny or gpu (default: default).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, conflicts_with_all = ["command", "preset", "seed", "run_dir"])]
+    pub resume: Option<PathBuf>,
+    /// With `sample`: the text to continue.
+    #[arg(long, default_value = "ROMEO.\n")]
+    pub prompt: String,
+    /// With `sample`: tokens to generate.
+    #[arg(long, default_value_t = 100)]
+    pub tokens: usize,
+    /// With `sample`: softmax temperature (0: always the most likely token).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// With `sample`: draw only from the k most likely tokens.
+    #[arg(long)]
+    pub top_k: Option<i64>,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+pub fn run(args: RlhfArgs) -> Result<()> {
+    crate::train::install_interrupt_handler();
+    if let Some(run_dir) = &args.resume {
+        let mut config = read_config(run_dir)?;
+        if args.options.change_config() {
+            let mut table = toml::Table::try_from(&config)?;
+            args.options.apply_to(&mut table)?;
+            config = parse(table)?;
+        }
+        return pretrain(&config, run_dir, true, args.options.show_progress());
+    }
+    match args.command.as_deref().expect("clap requires a command") {
+        "pretrain" => {
+            let preset = args.preset.as_deref().unwrap_or("default");
+            let (mut table, _) = config::preset_table("rlhf", Some(preset), preset)?;
+            args.options.apply_to(&mut table)?;
+            let config = parse(table)?;
+            let run_dir = args.options.run_dir_or_default(&format!("rlhf__{preset}__{}", config.seed));
+            if run_dir.join(CONFIG_FILE).exists() {
+                bail!(
+                    "{} already holds a run; resume it with `rlx rlhf --resume {0}` or pick another --run-dir",
+                    run_dir.display()
+                );
+            }
+            pretrain(&config, &run_dir, false, args.options.show_progress())
+        }
+        "sample" => {
+            let run_dir = args.run.as_deref().context("usage: rlx rlhf sample RUN_DIR [--prompt TEXT]")?;
+            sample(run_dir, &args)
+        }
+        other => bail!("unknown rlhf command `{other}` (known: pretrain, sample)"),
+    }
+}
+
+fn parse(table: toml::Table) -> Result<RlhfConfig> {
+    let config: RlhfConfig = config::from_table(table, "rlhf")?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Reads an RLHF run folder's resolved config.
+pub fn read_config(run_dir: &Path) -> Result<RlhfConfig> {
+    let path = run_dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} (is {} an rlhf run folder?)", path.display(), run_dir.display()))?;
+    let table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    parse(table).with_context(|| format!("{} (saved config)", path.display()))
+}
+
+fn write_config(config: &RlhfConfig, run_dir: &Path) -> Result<()> {
+    let header = "# rlx rlhf: resolved config\n".to_string();
+    config::write_atomic(&run_dir.join(CONFIG_FILE), &(header + &toml::to_string(config)?))
+}
+
+/// Pretraining: a new run (the corpus split, the tokenizer trained and saved, the config written) or the
+/// resumption of one from `pretrain/checkpoint.safetensors`.
+fn pretrain(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
+    let device = config.device.resolve()?;
+    // The corpus before the disk: a missing dataset leaves no run folder behind.
+    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
+    let stage_dir = run_dir.join("pretrain");
+    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
+    let tokenizer = if resume {
+        if !checkpoint.exists() {
+            bail!("{} has no pretraining checkpoint to resume from", run_dir.display());
+        }
+        let tokenizer = load_tokenizer(run_dir)?;
+        // The folder's config stays the one its checkpoints are trained with (`--set` may have changed it).
+        write_config(config, run_dir)?;
+        tokenizer
+    } else {
+        std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+        write_config(config, run_dir)?;
+        let started = std::time::Instant::now();
+        let tokenizer = corpus.train_tokenizer(config.tokenizer.vocab_size)?;
+        tokenizer.save(&run_dir.join(TOKENIZER_FILE))?;
+        eprintln!(
+            "tokenizer: byte-level BPE, {} tokens, trained on {} characters in {:.1} s",
+            tokenizer.vocab_size(),
+            corpus.train.len(),
+            started.elapsed().as_secs_f64()
+        );
+        tokenizer
+    };
+    let (train, val) = (tokenizer.encode(&corpus.train), tokenizer.encode(&corpus.val));
+    let mut trainer = Pretrainer::new(config.gpt(&tokenizer), config.pretrain.clone(), config.seed, device)?;
+    if resume {
+        trainer.load(&checkpoint)?;
+        if trainer.iter >= config.pretrain.iters {
+            println!(
+                "{} is pretrained ({} of {} steps); to train further: rlx rlhf --resume {0} --set pretrain.iters=N",
+                run_dir.display(),
+                trainer.iter,
+                config.pretrain.iters
+            );
+            return Ok(());
+        }
+        eprintln!("resuming pretraining of {} at step {}", run_dir.display(), trainer.iter);
+    }
+    eprintln!(
+        "pretraining a {} on {} training / {} held-out tokens ({:.2} characters per token), on {}, logging to {}",
+        trainer.describe(),
+        train.len(),
+        val.len(),
+        corpus.train.len() as f64 / train.len().max(1) as f64,
+        device::name(device),
+        stage_dir.display()
+    );
+    let resumed_at = resume.then_some(trainer.iter);
+    let mut logger = Logger::new(Some(&stage_dir), config.pretrain.iters, show_progress, resumed_at)?;
+    let summary = trainer.train(&train, &val, &mut logger, &checkpoint)?;
+    drop(logger);
+    let mut json = serde_json::to_value(&summary)?;
+    json["train_tokens"] = serde_json::json!(train.len());
+    json["val_tokens"] = serde_json::json!(val.len());
+    config::write_atomic(&stage_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&json)?)?;
+    println!(
+        "pretrained: {} steps in {:.1} s ({:.0} tokens/s), train loss {:.4}, held-out loss {:.4}; run folder: {}",
+        summary.iters,
+        summary.wall_time_s,
+        summary.tokens_per_s,
+        summary.train_loss,
+        summary.val_loss,
+        run_dir.display()
+    );
+    let sampling = Sampling { temperature: 0.8, top_k: None };
+    let text = continue_text(&trainer.model, &tokenizer, "ROMEO.\n", 60, sampling, config.seed)?;
+    println!("sample (temperature 0.8):\nROMEO.\n{text}");
+    Ok(())
+}
+
+/// `tokens` sampled tokens after `prompt`, as text.
+fn continue_text(
+    model: &rlx_models::Gpt,
+    tokenizer: &Bpe,
+    prompt: &str,
+    tokens: usize,
+    sampling: Sampling,
+    seed: u64,
+) -> Result<String> {
+    let ids = tokenizer.encode(prompt);
+    let room = (model.config.block_size as usize).saturating_sub(ids.len());
+    if ids.is_empty() || room == 0 {
+        bail!("the prompt must hold between 1 and {} tokens; it has {}", model.config.block_size - 1, ids.len());
+    }
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let out = model.generate(&[ids], tokens.min(room), sampling, None, &mut rng)?;
+    Ok(tokenizer.decode(&out[0]))
+}
+
+/// `rlx rlhf sample RUN_DIR`: text from the run's pretrained GPT.
+fn sample(run_dir: &Path, args: &RlhfArgs) -> Result<()> {
+    let mut config = read_config(run_dir)?;
+    if let Some(device) = args.options.device {
+        config.device = device;
+    }
+    let tokenizer = load_tokenizer(run_dir)?;
+    let mut trainer =
+        Pretrainer::new(config.gpt(&tokenizer), config.pretrain.clone(), config.seed, config.device.resolve()?)?;
+    trainer.load(&run_dir.join("pretrain").join(CHECKPOINT_FILE))?;
+    let sampling = Sampling { temperature: args.temperature, top_k: args.top_k };
+    let seed = args.options.seed.unwrap_or(config.seed);
+    let text = continue_text(&trainer.model, &tokenizer, &args.prompt, args.tokens, sampling, seed)?;
+    println!("{}{text}", args.prompt);
+    Ok(())
+}
