@@ -4,7 +4,7 @@ frame skip 4 with max-pooling, 84x84 grey, life loss as terminal, clipped reward
 one JSON line: {"wall_s", "sps", "curve": [[timestep, full-game return], ...], "versions"}. The returns are the
 Monitor's, which sits inside AtariWrapper: whole games, unclipped. wall_s times model.learn() only.
 
-usage: python ppo_atari_sb3.py PRESET_TOML ENV_ID STEPS SEED
+usage: python ppo_atari_sb3.py PRESET_TOML ENV_ID STEPS SEED [TORCH_THREADS (0 = PyTorch's default)]
 """
 import json
 import sys
@@ -31,6 +31,8 @@ def main():
     with open(sys.argv[1], "rb") as f:
         p = tomllib.load(f)
     env_id, steps, seed = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    if len(sys.argv) > 5 and int(sys.argv[5]) > 0:
+        torch.set_num_threads(int(sys.argv[5]))
     env = VecFrameStack(make_atari_env(env_id, n_envs=p["n_envs"], seed=seed), n_stack=4)
     model = PPO(
         "CnnPolicy", env, seed=seed, device="cpu", verbose=0,

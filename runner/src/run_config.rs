@@ -83,6 +83,13 @@ impl RunConfig {
         }
     }
 
+    pub fn precision(&self) -> rlx_models::Precision {
+        match self {
+            RunConfig::Ppo(c) => c.precision,
+            RunConfig::Dqn(c) => c.precision,
+        }
+    }
+
     /// The training envs.
     pub fn env_spec(&self) -> VecEnvSpec<'_> {
         match self {

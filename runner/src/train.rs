@@ -138,6 +138,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         device::name(device),
         run_dir.display()
     );
+    if let Some(warning) = config.precision().cpu_warning(device) {
+        eprintln!("rlx: warning: {warning}");
+    }
     Start { run_dir: &run_dir, checkpoint: None, show_progress }.train_on(config, env)
 }
 

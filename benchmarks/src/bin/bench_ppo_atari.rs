@@ -6,7 +6,12 @@
 //!
 //! Each finished run is kept as JSON (its curve, SPS and wall-clock) under `results/ppo_atari_runs/`, committed
 //! with the results, so a stopped benchmark continues where it was when run again, even from a fresh clone (a run
-//! takes 5-10 minutes here; 5 seeds of three variants about 100 minutes).
+//! takes 5-15 minutes here).
+//!
+//! `--side-by-side` trains all variants of one seed at the same time (give each `--torch-threads 1` on 2 cores):
+//! both frameworks then see the same machine at the same moment, so this shared VM's drifting speed cannot fake
+//! the SPS ratio. A variant that finishes first leaves the others a free core until the seed's last run ends,
+//! which favours the slower one.
 //!
 //! `scripts/bench ppo-atari` runs it (SB3 from requirements/bench.txt, rlx's release binary).
 
@@ -38,6 +43,12 @@ struct Args {
     /// Where finished runs are kept as JSON; delete a file to train that run again.
     #[arg(long, default_value = "results/ppo_atari_runs")]
     keep_dir: PathBuf,
+    /// LibTorch / PyTorch intra-op threads of every run; 0 = each framework's default (one per core).
+    #[arg(long, default_value_t = 0)]
+    torch_threads: usize,
+    /// Train all variants of a seed at the same time instead of one run at a time.
+    #[arg(long)]
+    side_by_side: bool,
     /// rlx's run folders (default: $RLX_CACHE/bench/ppo_atari).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -71,7 +82,13 @@ fn preset_path() -> PathBuf {
 fn run_sb3(args: &Args, seed: u64) -> Result<Run> {
     let out = run_peer(
         "ppo_atari_sb3.py",
-        &[preset_path().display().to_string(), args.env.clone(), args.steps.to_string(), seed.to_string()],
+        &[
+            preset_path().display().to_string(),
+            args.env.clone(),
+            args.steps.to_string(),
+            seed.to_string(),
+            args.torch_threads.to_string(),
+        ],
     )?;
     let f = |k: &str| out[k].as_f64().with_context(|| format!("the SB3 result has no {k}"));
     Ok(Run {
@@ -92,6 +109,9 @@ fn run_rlx(args: &Args, seed: u64, bf16: bool, dir: &Path) -> Result<Run> {
         .args(["--set", &format!("total_timesteps={}", args.steps), "--set", "checkpoint_interval=0"]);
     if bf16 {
         command.args(["--set", "precision=bf16"]);
+    }
+    if args.torch_threads > 0 {
+        command.args(["--set", &format!("torch_threads={}", args.torch_threads)]);
     }
     if !command.status()?.success() {
         bail!("rlx train failed for {} seed {seed}", args.env);
@@ -153,8 +173,13 @@ fn report(args: &Args, runs: &[(String, u64, Run)]) -> Result<()> {
     )?;
     writeln!(
         md,
-        "Machine: {}, CPU only, one run at a time. Peer: Stable-Baselines3 {}, PyTorch {} ({} threads), ale-py {}.",
+        "Machine: {}, CPU only, {}. Peer: Stable-Baselines3 {}, PyTorch {} ({} threads), ale-py {}.",
         machine(),
+        if args.side_by_side {
+            "the variants of each seed trained at the same time (side by side, so both see the same machine)"
+        } else {
+            "one run at a time"
+        },
         v("stable_baselines3"),
         v("torch"),
         sb3_versions["torch_threads"],
@@ -229,10 +254,21 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let mut runs = Vec::new();
     for &seed in &args.seeds {
-        for variant in &args.variants {
-            runs.push((variant.clone(), seed, run(&args, &work, variant, seed)?));
-            report(&args, &runs)?;
+        if args.side_by_side {
+            let finished: Vec<Result<Run>> = std::thread::scope(|scope| {
+                let handles: Vec<_> =
+                    args.variants.iter().map(|v| scope.spawn(|| run(&args, &work, v, seed))).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| bail!("a run's thread panicked"))).collect()
+            });
+            for (variant, result) in args.variants.iter().zip(finished) {
+                runs.push((variant.clone(), seed, result?));
+            }
+        } else {
+            for variant in &args.variants {
+                runs.push((variant.clone(), seed, run(&args, &work, variant, seed)?));
+            }
         }
+        report(&args, &runs)?;
     }
     Ok(())
 }
