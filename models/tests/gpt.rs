@@ -131,7 +131,7 @@ fn generation_is_batched_right_and_seeded() {
     let prompts = vec![vec![3i64, 1, 4, 1, 5], vec![9i64, 2]];
     let greedy = Sampling { temperature: 0.0, top_k: None };
     let mut rng = rand_pcg::Pcg64::seed_from_u64(0);
-    let batch = gpt.generate(&prompts, 6, greedy, None, &mut rng).unwrap();
+    let batch = gpt.generate(&prompts, 6, greedy, &[], &mut rng).unwrap();
     for (prompt, out) in prompts.iter().zip(&batch) {
         // Greedy decoding of a row alone, by full forward passes, is what the padded cached batch produced.
         let mut seq = prompt.clone();
@@ -142,17 +142,17 @@ fn generation_is_batched_right_and_seeded() {
         assert_eq!(&seq[prompt.len()..], out.as_slice());
     }
     let warm = Sampling { temperature: 1.0, top_k: Some(3) };
-    let draw = |seed| gpt.generate(&prompts, 8, warm, None, &mut rand_pcg::Pcg64::seed_from_u64(seed)).unwrap();
+    let draw = |seed| gpt.generate(&prompts, 8, warm, &[], &mut rand_pcg::Pcg64::seed_from_u64(seed)).unwrap();
     assert_eq!(draw(7), draw(7));
     assert_ne!(draw(7), draw(8));
     // A row stops at the stop token, which it keeps.
     let stop = batch[0][2];
-    let stopped = gpt.generate(&prompts[..1], 6, greedy, Some(stop), &mut rng).unwrap();
+    let stopped = gpt.generate(&prompts[..1], 6, greedy, &[stop], &mut rng).unwrap();
     assert_eq!(stopped[0], batch[0][..=batch[0].iter().position(|&t| t == stop).unwrap()]);
     assert_eq!(
-        gpt.generate(&prompts, 12, greedy, None, &mut rng).unwrap_err(),
+        gpt.generate(&prompts, 12, greedy, &[], &mut rng).unwrap_err(),
         GptError::TooLong { prompt: 5, new: 12, block: 16 }
     );
-    assert_eq!(gpt.generate(&[vec![]], 2, greedy, None, &mut rng).unwrap_err(), GptError::EmptyPrompt);
-    assert!(gpt.generate(&prompts, 2, Sampling { temperature: -1.0, top_k: None }, None, &mut rng).is_err());
+    assert_eq!(gpt.generate(&[vec![]], 2, greedy, &[], &mut rng).unwrap_err(), GptError::EmptyPrompt);
+    assert!(gpt.generate(&prompts, 2, Sampling { temperature: -1.0, top_k: None }, &[], &mut rng).is_err());
 }

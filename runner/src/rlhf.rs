@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! rlx rlhf pretrain [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set section.key=value]...
+//! rlx rlhf sft RUN_DIR [--set sft.key=value]...
 //! rlx rlhf --resume RUN_DIR
 //! rlx rlhf sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
 //! ```
@@ -17,16 +18,18 @@ use rand::SeedableRng;
 use rlx_agents::device;
 use rlx_agents::logger::Logger;
 use rlx_agents::rlhf::pretrain::Pretrainer;
-use rlx_agents::rlhf::{load_tokenizer, Corpus, RlhfConfig, TOKENIZER_FILE};
+use rlx_agents::rlhf::sft::{demonstrations, SftTrainer};
+use rlx_agents::rlhf::task::{self, GoldReward, Lexicon};
+use rlx_agents::rlhf::{evaluate_policy, load_tokenizer, Corpus, PolicyEval, RlhfConfig, TOKENIZER_FILE};
 use rlx_models::{Bpe, Sampling};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct RlhfArgs {
-    /// The stage to run (`pretrain`), or `sample` followed by a run folder.
+    /// The stage to run (`pretrain` starts a run, `sft` continues one), or `sample` followed by a run folder.
     #[arg(required_unless_present = "resume")]
     pub command: Option<String>,
-    /// With `sample`: the run folder.
+    /// With `sft` and `sample`: the run folder.
     pub run: Option<PathBuf>,
     /// The preset (presets/rlhf/NAME.toml): default, tiny or gpu (default: default).
     #[arg(long)]
@@ -59,6 +62,11 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             args.options.apply_to(&mut table)?;
             config = parse(table)?;
         }
+        // The first stage that has a checkpoint but has not finished (pretraining first).
+        let sft_checkpoint = run_dir.join("sft").join(CHECKPOINT_FILE);
+        if sft_checkpoint.exists() {
+            return sft(&config, run_dir, true, args.options.show_progress());
+        }
         return pretrain(&config, run_dir, true, args.options.show_progress());
     }
     match args.command.as_deref().expect("clap requires a command") {
@@ -76,11 +84,21 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             }
             pretrain(&config, &run_dir, false, args.options.show_progress())
         }
+        "sft" => {
+            let run_dir = args.run.as_deref().context("usage: rlx rlhf sft RUN_DIR [--set sft.key=value]")?;
+            let mut config = read_config(run_dir)?;
+            if args.options.change_config() {
+                let mut table = toml::Table::try_from(&config)?;
+                args.options.apply_to(&mut table)?;
+                config = parse(table)?;
+            }
+            sft(&config, run_dir, false, args.options.show_progress())
+        }
         "sample" => {
             let run_dir = args.run.as_deref().context("usage: rlx rlhf sample RUN_DIR [--prompt TEXT]")?;
             sample(run_dir, &args)
         }
-        other => bail!("unknown rlhf command `{other}` (known: pretrain, sample)"),
+        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, sample)"),
     }
 }
 
@@ -181,6 +199,105 @@ fn pretrain(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bo
     Ok(())
 }
 
+/// Supervised fine-tuning of the pretrained GPT on gold-filtered demonstrations, with the gold reward of the
+/// policy's continuations of held-out prompts before and after.
+fn sft(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
+    let device = config.device.resolve()?;
+    let pretrained = run_dir.join("pretrain").join(CHECKPOINT_FILE);
+    if !pretrained.exists() {
+        bail!("{} has no pretrained model: run `rlx rlhf pretrain` first", run_dir.display());
+    }
+    let stage_dir = run_dir.join("sft");
+    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
+    if !resume && checkpoint.exists() {
+        bail!("{} is already fine-tuned; continue it with `rlx rlhf --resume {0}`", run_dir.display());
+    }
+    let tokenizer = load_tokenizer(run_dir)?;
+    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
+    let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+    let gpt = config.gpt(&tokenizer);
+    let block = gpt.block_size as usize;
+    let sft_config = &config.sft;
+    let train = demonstrations(&corpus.train, &tokenizer, &gold, sft_config, block, sft_config.max_demonstrations);
+    let val = demonstrations(&corpus.val, &tokenizer, &gold, sft_config, block, 2_000);
+    if train.is_empty() || val.is_empty() {
+        bail!("no line of the text has a response with gold reward >= sft.min_gold = {}", sft_config.min_gold);
+    }
+    let mut trainer = SftTrainer::new(gpt, sft_config.clone(), &pretrained, config.seed, device)?;
+    let prompts = held_out_prompts(&corpus.val, sft_config.prompt_words, config.eval.prompts);
+    let before = (!resume)
+        .then(|| evaluate_policy(&trainer.model, &tokenizer, &gold, &prompts, &config.eval, config.seed))
+        .transpose()?;
+    if resume {
+        trainer.load(&checkpoint)?;
+        if trainer.epoch >= sft_config.epochs {
+            println!("{} is fine-tuned ({} of {} epochs)", run_dir.display(), trainer.epoch, sft_config.epochs);
+            return Ok(());
+        }
+        eprintln!("resuming fine-tuning of {} at epoch {}", run_dir.display(), trainer.epoch + 1);
+    } else {
+        write_config(config, run_dir)?;
+    }
+    let mean_gold = train.iter().map(|d| d.gold).sum::<f64>() / train.len() as f64;
+    eprintln!(
+        "fine-tuning on {} demonstrations (gold reward >= {}, mean {mean_gold:.3}; {} held out), logging to {}",
+        train.len(),
+        sft_config.min_gold,
+        val.len(),
+        stage_dir.display()
+    );
+    let steps_per_epoch = train.len().div_ceil(sft_config.batch_size) as u64;
+    let total_steps = steps_per_epoch * sft_config.epochs as u64;
+    let resumed_at = resume.then_some(trainer.step);
+    let mut logger = Logger::new(Some(&stage_dir), total_steps, show_progress, resumed_at)?;
+    if let Some(before) = &before {
+        log_policy(&mut logger, before, 0);
+    }
+    let started = std::time::Instant::now();
+    let val_loss = trainer.train(&train, &val, &mut logger, &checkpoint)?;
+    let after = evaluate_policy(&trainer.model, &tokenizer, &gold, &prompts, &config.eval, config.seed)?;
+    log_policy(&mut logger, &after, trainer.step);
+    logger.flush();
+    let summary = serde_json::json!({
+        "demonstrations": train.len(),
+        "demonstration_gold_reward": mean_gold,
+        "val_loss": val_loss,
+        "gold_reward_before": before.as_ref().map(|b| b.gold_reward),
+        "gold_reward": after.gold_reward,
+        "end_rate": after.end_rate,
+        "distinct_2": after.distinct_2,
+        "wall_time_s": started.elapsed().as_secs_f64(),
+    });
+    config::write_atomic(&stage_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+    let before_text = before.as_ref().map_or("-".into(), |b| format!("{:.3}", b.gold_reward));
+    println!(
+        "fine-tuned: {} epochs, held-out response loss {val_loss:.4}; gold reward of {} held-out continuations {before_text} \
+         -> {:.3}, ending their line {:.0}%; run folder: {}",
+        trainer.epoch,
+        prompts.len(),
+        after.gold_reward,
+        100.0 * after.end_rate,
+        run_dir.display()
+    );
+    for (prompt, text, score) in after.samples.iter().take(5) {
+        println!("  [{score:+.2}] {prompt}{}", text.trim_end());
+    }
+    Ok(())
+}
+
+/// `n` prompts spread evenly over the openings of the held-out lines.
+fn held_out_prompts(val: &str, prompt_words: usize, n: usize) -> Vec<String> {
+    let all = task::prompts(val, prompt_words);
+    let stride = (all.len() / n.max(1)).max(1);
+    all.into_iter().step_by(stride).take(n).collect()
+}
+
+fn log_policy(logger: &mut Logger, eval: &PolicyEval, step: u64) {
+    logger.scalar("rlhf/gold_reward", eval.gold_reward, step);
+    logger.scalar("rlhf/end_rate", eval.end_rate, step);
+    logger.scalar("rlhf/distinct_2", eval.distinct_2, step);
+}
+
 /// `tokens` sampled tokens after `prompt`, as text.
 fn continue_text(
     model: &rlx_models::Gpt,
@@ -196,7 +313,7 @@ fn continue_text(
         bail!("the prompt must hold between 1 and {} tokens; it has {}", model.config.block_size - 1, ids.len());
     }
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
-    let out = model.generate(&[ids], tokens.min(room), sampling, None, &mut rng)?;
+    let out = model.generate(&[ids], tokens.min(room), sampling, &[], &mut rng)?;
     Ok(tokenizer.decode(&out[0]))
 }
 

@@ -72,6 +72,21 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     assert!(sampled.starts_with("Shall I") && sampled.len() > "Shall I".len() + 5, "{sampled}");
     let again = rlx(&["rlhf", "sample", s, "--prompt", "Shall I", "--tokens", "12", "--seed", "3"]);
     assert_eq!(String::from_utf8_lossy(&again.stdout), sampled, "a seed fixes the sample");
+
+    // Fine-tuning on the sonnet's positive lines (" more lovely and more temperate:", " shake the darling buds of
+    // May,"): the held-out response loss falls, and the policy is judged before and after.
+    let out = rlx(&["rlhf", "sft", s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("fine-tuned: 2 epochs"), "{printed}");
+    let rows = curve(&straight.join("sft"));
+    let val = values(&rows, "val/loss");
+    assert!(val.len() == 2 && val[1] < val[0], "held-out response loss {val:?}");
+    assert_eq!(values(&rows, "rlhf/gold_reward").len(), 2, "before and after");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("sft/summary.json")).unwrap()).unwrap();
+    assert!(summary["demonstration_gold_reward"].as_f64().unwrap() >= 0.3, "{summary}");
+    expect_error(&["rlhf", "sft", s], "already fine-tuned");
 }
 
 #[test]
@@ -91,6 +106,7 @@ fn bad_rlhf_input_is_a_one_line_error() {
     }
     assert!(!run.exists(), "a failed start left a run folder");
     expect_error(&["rlhf", "sample", r], "an rlhf run folder?");
+    expect_error(&["rlhf", "sft", r], "an rlhf run folder?");
 
     // A finished run, then damage: its tokenizer replaced by one of another vocabulary, then garbled; its checkpoint.
     pretrain(&run, &data, "pretrain.iters=4");
@@ -128,4 +144,5 @@ fn bad_rlhf_input_is_a_one_line_error() {
     expect_error(&["rlhf", "--resume", other.join("pretrain").to_str().unwrap()], "an rlhf run folder?");
     std::fs::remove_file(&checkpoint).unwrap();
     expect_error(&["rlhf", "--resume", r], "no pretraining checkpoint to resume from");
+    expect_error(&["rlhf", "sft", r], "no pretrained model: run `rlx rlhf pretrain` first");
 }

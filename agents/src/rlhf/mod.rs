@@ -7,19 +7,24 @@
 //! stages share: the config, the corpus and its split, the tokenizer and the network's shape.
 //!
 //! - [`pretrain`]: next-token pretraining of the GPT (nanoGPT's `train.py`).
+//! - [`sft`]: supervised fine-tuning on gold-filtered demonstrations, loss on the response tokens only.
 //! - [`task`]: the task the later stages are judged on: prompts from held-out lines, the hidden gold reward
 //!   (VADER positivity minus penalties) and noisy Bradley-Terry preference labels.
 
 pub mod pretrain;
+pub mod sft;
 pub mod task;
 
 use crate::device::DeviceChoice;
+use crate::guard::{self, NanPolicy};
+use crate::logger::Logger;
 use crate::{AgentError, Result};
-use rlx_models::{Bpe, GptConfig};
+use rlx_models::{decays, AdamConfig, Bpe, GptConfig, Optimizer};
 use std::path::Path;
+use tch::{nn, Tensor};
 
 /// The stages, in pipeline order; each has a folder of this name in the run folder.
-pub const STAGES: &[&str] = &["pretrain"];
+pub const STAGES: &[&str] = &["pretrain", "sft"];
 
 /// The tokenizer of a run, in its folder.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -37,6 +42,10 @@ pub struct RlhfConfig {
     pub tokenizer: TokenizerConfig,
     pub model: ModelConfig,
     pub pretrain: pretrain::PretrainConfig,
+    pub sft: sft::SftConfig,
+    /// The hidden judge's weights and the label noise.
+    pub gold: task::GoldConfig,
+    pub eval: EvalConfig,
 }
 
 impl Default for RlhfConfig {
@@ -48,7 +57,28 @@ impl Default for RlhfConfig {
             tokenizer: TokenizerConfig::default(),
             model: ModelConfig::default(),
             pretrain: pretrain::PretrainConfig::default(),
+            sft: sft::SftConfig::default(),
+            gold: task::GoldConfig::default(),
+            eval: EvalConfig::default(),
         }
+    }
+}
+
+/// How the stages' policies are judged: continuations of held-out prompts, scored by the gold reward.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Held-out prompts to continue (default 256).
+    pub prompts: usize,
+    /// Most tokens of a continuation (default 32; one without an end of line is penalized).
+    pub max_new_tokens: usize,
+    /// Sampling temperature (default 0.7, TRL's).
+    pub temperature: f64,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig { prompts: 256, max_new_tokens: 32, temperature: 0.7 }
     }
 }
 
@@ -105,7 +135,18 @@ impl RlhfConfig {
         if !(258..=65_536).contains(&self.tokenizer.vocab_size) {
             return bad(format!("tokenizer: vocab_size = {} must be in [258, 65536]", self.tokenizer.vocab_size));
         }
-        self.pretrain.validate()
+        if self.eval.prompts == 0
+            || self.eval.max_new_tokens == 0
+            || self.eval.temperature.is_nan()
+            || self.eval.temperature < 0.0
+        {
+            return bad("eval: prompts and max_new_tokens must be at least 1, temperature 0 or positive".into());
+        }
+        if self.gold.label_temperature.is_nan() || self.gold.label_temperature <= 0.0 {
+            return bad("gold: label_temperature must be positive".into());
+        }
+        self.pretrain.validate()?;
+        self.sft.validate()
     }
 
     /// The network's full shape, with the vocabulary of `tokenizer`.
@@ -150,6 +191,100 @@ impl Corpus {
     pub fn train_tokenizer(&self, vocab_size: usize) -> Result<Bpe> {
         Bpe::train(self.train.split_inclusive('\n'), vocab_size).map_err(|e| AgentError::Runtime(e.to_string()))
     }
+}
+
+/// AdamW over every variable of `vs`, decaying those nanoGPT's rule ([`decays`]) selects: the optimizer of every
+/// stage.
+pub fn adamw(vs: &nn::VarStore, weight_decay: f64, beta1: f64, beta2: f64) -> Optimizer {
+    Optimizer::new(vs, AdamConfig { beta1, beta2, eps: 1e-8 })
+        .with_decoupled_weight_decay(weight_decay, |_, p| decays(p))
+}
+
+/// One update of a stage's loss with gradient clipping and the NaN guard: the loss value, or `None` when a
+/// non-finite loss or gradient was skipped (`nan_policy = "skip"`; counted in `skipped` and logged), or the error
+/// that stops training (`"error"`). `step` is the step this update makes.
+pub fn guarded_step(
+    optimizer: &mut Optimizer,
+    loss: &Tensor,
+    lr: f64,
+    grad_clip: f64,
+    policy: NanPolicy,
+    (step, skipped): (u64, &mut u64),
+    logger: &mut Logger,
+) -> Result<Option<f64>> {
+    let value = loss.double_value(&[]);
+    let stepped = if value.is_finite() { optimizer.backward_step(loss, lr, Some(grad_clip)) } else { Err(value) };
+    match stepped {
+        Ok(_) => Ok(Some(value)),
+        Err(bad) => {
+            let what = if value.is_finite() { "the gradient of the loss" } else { "the loss" };
+            guard::non_finite(policy, what, bad, step)?;
+            *skipped += 1;
+            logger.scalar("charts/skipped_updates", *skipped as f64, step);
+            Ok(None)
+        }
+    }
+}
+
+/// The tokens that end a line (their text holds a newline): a response ends at the first one.
+pub fn line_end_tokens(tokenizer: &Bpe) -> Vec<i64> {
+    (0..tokenizer.vocab_size() as i64).filter(|&id| tokenizer.decode(&[id]).contains('\n')).collect()
+}
+
+/// How a policy continues held-out prompts, judged by the gold reward.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PolicyEval {
+    /// Mean gold reward of the continuations.
+    pub gold_reward: f64,
+    /// Share of continuations that end their line within the token budget.
+    pub end_rate: f64,
+    /// Distinct word bigrams over all bigrams of the continuations (diversity).
+    pub distinct_2: f64,
+    /// (prompt, continuation, gold reward) of every prompt.
+    pub samples: Vec<(String, String, f64)>,
+}
+
+/// Samples one continuation per prompt (batches of 64 through the KV cache, seeded), and scores them.
+pub fn evaluate_policy(
+    model: &rlx_models::Gpt,
+    tokenizer: &Bpe,
+    gold: &task::GoldReward,
+    prompts: &[String],
+    config: &EvalConfig,
+    seed: u64,
+) -> Result<PolicyEval> {
+    use rand::SeedableRng;
+    let stop = line_end_tokens(tokenizer);
+    let sampling = rlx_models::Sampling { temperature: config.temperature, top_k: None };
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let mut samples = Vec::new();
+    for chunk in prompts.chunks(64) {
+        let ids: Vec<Vec<i64>> = chunk.iter().map(|p| tokenizer.encode(p)).collect();
+        let room = (model.config.block_size as usize).saturating_sub(ids.iter().map(Vec::len).max().unwrap_or(0));
+        let out = model
+            .generate(&ids, config.max_new_tokens.min(room), sampling, &stop, &mut rng)
+            .map_err(|e| AgentError::Runtime(e.to_string()))?;
+        for (prompt, tokens) in chunk.iter().zip(out) {
+            let text = tokenizer.decode(&tokens);
+            let score = gold.score(&text).total;
+            samples.push((prompt.clone(), text, score));
+        }
+    }
+    let n = samples.len().max(1) as f64;
+    let bigrams: Vec<(String, String)> = samples
+        .iter()
+        .flat_map(|(_, text, _)| {
+            let w = task::words(text);
+            w.windows(2).map(|p| (p[0].clone(), p[1].clone())).collect::<Vec<_>>()
+        })
+        .collect();
+    let distinct = bigrams.iter().collect::<std::collections::HashSet<_>>().len();
+    Ok(PolicyEval {
+        gold_reward: samples.iter().map(|s| s.2).sum::<f64>() / n,
+        end_rate: samples.iter().filter(|s| s.1.contains('\n')).count() as f64 / n,
+        distinct_2: distinct as f64 / bigrams.len().max(1) as f64,
+        samples,
+    })
 }
 
 /// Reads a run's tokenizer; a missing or damaged file is a one-line error.

@@ -13,7 +13,7 @@ use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::{AgentError, Result};
 use rand::{Rng, SeedableRng};
-use rlx_models::{decays, AdamConfig, Gpt, GptConfig, Optimizer};
+use rlx_models::{Gpt, GptConfig, Optimizer};
 use std::path::Path;
 use tch::{nn, Device, Tensor};
 
@@ -167,8 +167,7 @@ impl Pretrainer {
         tch::manual_seed(seed as i64);
         let vs = nn::VarStore::new(device);
         let model = Gpt::new(&vs.root(), model);
-        let adam = AdamConfig { beta1: config.beta1, beta2: config.beta2, eps: 1e-8 };
-        let optimizer = Optimizer::new(&vs, adam).with_decoupled_weight_decay(config.weight_decay, |_, p| decays(p));
+        let optimizer = super::adamw(&vs, config.weight_decay, config.beta1, config.beta2);
         Ok(Pretrainer { config, vs, model, optimizer, seed, iter: 0, skipped: 0, val_loss: f64::NAN })
     }
 
@@ -222,21 +221,12 @@ impl Pretrainer {
             let (x, y) = random_windows(train, self.config.batch_size, block, &mut rng, self.vs.device()); // (B, T)
             tch::manual_seed((self.seed as i64).wrapping_mul(1_000_003).wrapping_add(self.iter as i64)); // dropout
             let loss = self.model.loss(&x, &y, true);
-            let value = loss.double_value(&[]);
             self.iter += 1;
-            let stepped = if value.is_finite() {
-                self.optimizer.backward_step(&loss, lr, Some(self.config.grad_clip))
-            } else {
-                Err(value)
-            };
-            match stepped {
-                Ok(_) => (window_loss, window_steps) = (window_loss + value, window_steps + 1),
-                Err(bad) => {
-                    let what = if value.is_finite() { "the gradient of the LM loss" } else { "the LM loss" };
-                    guard::non_finite(self.config.nan_policy, what, bad, self.iter)?;
-                    self.skipped += 1;
-                    logger.scalar("charts/skipped_updates", self.skipped as f64, self.iter);
-                }
+            let (cfg, counters) = (&self.config, (self.iter, &mut self.skipped));
+            if let Some(value) =
+                super::guarded_step(&mut self.optimizer, &loss, lr, cfg.grad_clip, cfg.nan_policy, counters, logger)?
+            {
+                (window_loss, window_steps) = (window_loss + value, window_steps + 1);
             }
             if self.iter.is_multiple_of(self.config.log_interval) && window_steps > 0 {
                 last_train_loss = window_loss / window_steps as f64;

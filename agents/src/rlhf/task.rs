@@ -217,16 +217,24 @@ pub fn label_ceiling(probabilities: &[f64]) -> f64 {
     probabilities.iter().map(|&p| p.max(1.0 - p)).sum::<f64>() / probabilities.len().max(1) as f64
 }
 
-/// Prompts from held-out text: the first `prompt_words` words of each spoken line with at least
-/// `prompt_words + 2` words (speaker names and stage directions, written in capitals or brackets, are skipped),
-/// without the space before the next word, so a continuation starts with it as GPT-2's BPE expects.
+/// A spoken line cut into a prompt (its first `prompt_words` words) and a response (the rest, starting with the
+/// space before the next word, as GPT-2's BPE expects), whitespace normalized. Speaker names and stage directions
+/// (written in capitals or in brackets) and lines of fewer than `prompt_words + 2` words give `None`.
+pub fn split_line(line: &str, prompt_words: usize) -> Option<(String, String)> {
+    let line = line.trim();
+    if line.starts_with('[') || !line.chars().any(|c| c.is_lowercase()) {
+        return None;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.len() < prompt_words + 2 {
+        return None;
+    }
+    Some((words[..prompt_words].join(" "), format!(" {}", words[prompt_words..].join(" "))))
+}
+
+/// Prompts from held-out text: the openings of its spoken lines ([`split_line`]).
 pub fn prompts(text: &str, prompt_words: usize) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('[') && l.chars().any(|c| c.is_lowercase()))
-        .filter(|l| l.split_whitespace().count() >= prompt_words + 2)
-        .map(|l| l.split_whitespace().take(prompt_words).collect::<Vec<_>>().join(" "))
-        .collect()
+    text.lines().filter_map(|l| split_line(l, prompt_words).map(|(prompt, _)| prompt)).collect()
 }
 
 #[cfg(test)]
@@ -283,6 +291,8 @@ mod tests {
         let text = "HELENA.\nAnd you, monarch!\nAy. You have some stain of soldier in you: let me ask you a\n\
                     [Exit.]\nThere is none: man, setting down before you, will undermine you\n";
         assert_eq!(prompts(text, 3), ["Ay. You have", "There is none:"]);
+        let (prompt, response) = split_line("  There is none:  man, setting down\r", 3).unwrap();
+        assert_eq!((prompt.as_str(), response.as_str()), ("There is none:", " man, setting down"));
     }
 
     #[test]
