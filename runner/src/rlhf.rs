@@ -4,6 +4,7 @@
 //! ```text
 //! rlx rlhf pretrain [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set section.key=value]...
 //! rlx rlhf sft RUN_DIR [--set sft.key=value]...
+//! rlx rlhf rm RUN_DIR [--set rm.key=value]...
 //! rlx rlhf --resume RUN_DIR
 //! rlx rlhf sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
 //! ```
@@ -18,18 +19,19 @@ use rand::SeedableRng;
 use rlx_agents::device;
 use rlx_agents::logger::Logger;
 use rlx_agents::rlhf::pretrain::Pretrainer;
+use rlx_agents::rlhf::reward::{label_pairs, RewardTrainer};
 use rlx_agents::rlhf::sft::{demonstrations, SftTrainer};
 use rlx_agents::rlhf::task::{self, GoldReward, Lexicon};
-use rlx_agents::rlhf::{evaluate_policy, load_tokenizer, Corpus, PolicyEval, RlhfConfig, TOKENIZER_FILE};
+use rlx_agents::rlhf::{evaluate_policy, load_gpt, load_tokenizer, Corpus, PolicyEval, RlhfConfig, TOKENIZER_FILE};
 use rlx_models::{Bpe, Sampling};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct RlhfArgs {
-    /// The stage to run (`pretrain` starts a run, `sft` continues one), or `sample` followed by a run folder.
+    /// The stage to run (`pretrain` starts a run, `sft` and `rm` continue one), or `sample` followed by a run folder.
     #[arg(required_unless_present = "resume")]
     pub command: Option<String>,
-    /// With `sft` and `sample`: the run folder.
+    /// With `sft`, `rm` and `sample`: the run folder.
     pub run: Option<PathBuf>,
     /// The preset (presets/rlhf/NAME.toml): default, tiny or gpu (default: default).
     #[arg(long)]
@@ -62,12 +64,15 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             args.options.apply_to(&mut table)?;
             config = parse(table)?;
         }
-        // The first stage that has a checkpoint but has not finished (pretraining first).
-        let sft_checkpoint = run_dir.join("sft").join(CHECKPOINT_FILE);
-        if sft_checkpoint.exists() {
-            return sft(&config, run_dir, true, args.options.show_progress());
-        }
-        return pretrain(&config, run_dir, true, args.options.show_progress());
+        // The latest stage that has a checkpoint: it continues if unfinished, or says it is done.
+        let show = args.options.show_progress();
+        return if run_dir.join("rm").join(CHECKPOINT_FILE).exists() {
+            reward_model(&config, run_dir, true, show)
+        } else if run_dir.join("sft").join(CHECKPOINT_FILE).exists() {
+            sft(&config, run_dir, true, show)
+        } else {
+            pretrain(&config, run_dir, true, show)
+        };
     }
     match args.command.as_deref().expect("clap requires a command") {
         "pretrain" => {
@@ -84,21 +89,27 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             }
             pretrain(&config, &run_dir, false, args.options.show_progress())
         }
-        "sft" => {
-            let run_dir = args.run.as_deref().context("usage: rlx rlhf sft RUN_DIR [--set sft.key=value]")?;
+        stage @ ("sft" | "rm") => {
+            let run_dir = args
+                .run
+                .as_deref()
+                .with_context(|| format!("usage: rlx rlhf {stage} RUN_DIR [--set {stage}.key=value]"))?;
             let mut config = read_config(run_dir)?;
             if args.options.change_config() {
                 let mut table = toml::Table::try_from(&config)?;
                 args.options.apply_to(&mut table)?;
                 config = parse(table)?;
             }
-            sft(&config, run_dir, false, args.options.show_progress())
+            match stage {
+                "sft" => sft(&config, run_dir, false, args.options.show_progress()),
+                _ => reward_model(&config, run_dir, false, args.options.show_progress()),
+            }
         }
         "sample" => {
             let run_dir = args.run.as_deref().context("usage: rlx rlhf sample RUN_DIR [--prompt TEXT]")?;
             sample(run_dir, &args)
         }
-        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, sample)"),
+        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, rm, sample)"),
     }
 }
 
@@ -282,6 +293,85 @@ fn sft(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
     for (prompt, text, score) in after.samples.iter().take(5) {
         println!("  [{score:+.2}] {prompt}{}", text.trim_end());
     }
+    Ok(())
+}
+
+/// The reward model: preference pairs of the SFT policy's samples labelled by the noisy gold judge, the
+/// Bradley-Terry loss, held-out accuracy beside the ceiling the label noise allows, scores normalized on the SFT
+/// policy's continuations of the held-out prompts.
+fn reward_model(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
+    let device = config.device.resolve()?;
+    let sft_checkpoint = run_dir.join("sft").join(CHECKPOINT_FILE);
+    if !sft_checkpoint.exists() {
+        bail!("{} has no fine-tuned model: run `rlx rlhf sft {0}` first", run_dir.display());
+    }
+    let stage_dir = run_dir.join("rm");
+    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
+    if !resume && checkpoint.exists() {
+        bail!("{} already has a reward model; continue it with `rlx rlhf --resume {0}`", run_dir.display());
+    }
+    let tokenizer = load_tokenizer(run_dir)?;
+    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
+    let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+    let gpt = config.gpt(&tokenizer);
+    let (_policy_vs, policy) = load_gpt(gpt.clone(), &sft_checkpoint, "sft", device)?;
+    let rm = &config.rm;
+    let words = config.sft.prompt_words;
+    let started = std::time::Instant::now();
+    let sampling = rlx_models::Sampling { temperature: rm.sample_temperature, top_k: None };
+    let max_new = config.eval.max_new_tokens;
+    let train_prompts = held_out_prompts(&corpus.train, words, rm.pairs);
+    let val_prompts = held_out_prompts(&corpus.val, words, rm.held_out_pairs);
+    let train = label_pairs(&policy, &tokenizer, &gold, &train_prompts, sampling, max_new, config.seed)?;
+    let val = label_pairs(&policy, &tokenizer, &gold, &val_prompts, sampling, max_new, config.seed + 1)?;
+    let agree = train.iter().filter(|p| p.gold.0 > p.gold.1).count() as f64 / train.len().max(1) as f64;
+    eprintln!(
+        "labelled {} training and {} held-out pairs of SFT samples in {:.1} s ({:.0}% of the labels agree with the \
+         gold ranking), logging to {}",
+        train.len(),
+        val.len(),
+        started.elapsed().as_secs_f64(),
+        100.0 * agree,
+        stage_dir.display()
+    );
+    let mut trainer = RewardTrainer::new(gpt, rm.clone(), &sft_checkpoint, config.seed, device)?;
+    if resume {
+        trainer.load(&checkpoint)?;
+        if trainer.epoch >= rm.epochs {
+            println!("{} has its reward model ({} of {} epochs)", run_dir.display(), trainer.epoch, rm.epochs);
+            return Ok(());
+        }
+    } else {
+        write_config(config, run_dir)?;
+    }
+    let total_steps = train.len().div_ceil(rm.batch_size) as u64 * rm.epochs as u64;
+    let mut logger = Logger::new(Some(&stage_dir), total_steps, show_progress, resume.then_some(trainer.step))?;
+    let eval = trainer.train(&train, &val, &mut logger, &checkpoint)?;
+    // Normalized on the SFT policy's continuations of the held-out prompts (the reference samples).
+    let prompts = held_out_prompts(&corpus.val, words, config.eval.prompts);
+    let reference = evaluate_policy(&policy, &tokenizer, &gold, &prompts, &config.eval, config.seed)?;
+    let sequences: Vec<Vec<i64>> =
+        reference.samples.iter().map(|(p, c, _)| [tokenizer.encode(p), tokenizer.encode(c)].concat()).collect();
+    trainer.model.normalize(&sequences);
+    trainer.save(&checkpoint)?;
+    let summary = serde_json::json!({
+        "pairs": train.len(),
+        "held_out_pairs": val.len(),
+        "label_gold_agreement": agree,
+        "val_accuracy": eval.accuracy,
+        "val_gold_accuracy": eval.gold_accuracy,
+        "val_ceiling": eval.ceiling,
+        "wall_time_s": started.elapsed().as_secs_f64(),
+    });
+    config::write_atomic(&stage_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+    println!(
+        "reward model: held-out accuracy {:.1}% on the noisy labels (ceiling {:.1}%), {:.1}% against the gold ranking; \
+         run folder: {}",
+        100.0 * eval.accuracy,
+        100.0 * eval.ceiling,
+        100.0 * eval.gold_accuracy,
+        run_dir.display()
+    );
     Ok(())
 }
 

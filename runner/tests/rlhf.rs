@@ -87,6 +87,17 @@ fn pretraining_learns_resumes_exactly_and_samples() {
         serde_json::from_str(&std::fs::read_to_string(straight.join("sft/summary.json")).unwrap()).unwrap();
     assert!(summary["demonstration_gold_reward"].as_f64().unwrap() >= 0.3, "{summary}");
     expect_error(&["rlhf", "sft", s], "already fine-tuned");
+
+    // The reward model on pairs of the fine-tuned policy's samples.
+    let out = rlx(&["rlhf", "rm", s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("rm/summary.json")).unwrap()).unwrap();
+    let (accuracy, ceiling) = (summary["val_accuracy"].as_f64().unwrap(), summary["val_ceiling"].as_f64().unwrap());
+    println!("reward model: {summary}");
+    assert!((0.5..=1.0).contains(&ceiling) && accuracy > 0.0, "{summary}");
+    assert!(!values(&curve(&straight.join("rm")), "train/loss").is_empty());
+    expect_error(&["rlhf", "rm", s], "already has a reward model");
 }
 
 #[test]
@@ -145,4 +156,5 @@ fn bad_rlhf_input_is_a_one_line_error() {
     std::fs::remove_file(&checkpoint).unwrap();
     expect_error(&["rlhf", "--resume", r], "no pretraining checkpoint to resume from");
     expect_error(&["rlhf", "sft", r], "no pretrained model: run `rlx rlhf pretrain` first");
+    expect_error(&["rlhf", "rm", r], "no fine-tuned model: run `rlx rlhf sft");
 }

@@ -8,10 +8,12 @@
 //!
 //! - [`pretrain`]: next-token pretraining of the GPT (nanoGPT's `train.py`).
 //! - [`sft`]: supervised fine-tuning on gold-filtered demonstrations, loss on the response tokens only.
+//! - [`reward`]: the reward model, trained on noisy preference pairs of SFT samples (Bradley-Terry loss).
 //! - [`task`]: the task the later stages are judged on: prompts from held-out lines, the hidden gold reward
 //!   (VADER positivity minus penalties) and noisy Bradley-Terry preference labels.
 
 pub mod pretrain;
+pub mod reward;
 pub mod sft;
 pub mod task;
 
@@ -24,7 +26,7 @@ use std::path::Path;
 use tch::{nn, Tensor};
 
 /// The stages, in pipeline order; each has a folder of this name in the run folder.
-pub const STAGES: &[&str] = &["pretrain", "sft"];
+pub const STAGES: &[&str] = &["pretrain", "sft", "rm"];
 
 /// The tokenizer of a run, in its folder.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -43,6 +45,7 @@ pub struct RlhfConfig {
     pub model: ModelConfig,
     pub pretrain: pretrain::PretrainConfig,
     pub sft: sft::SftConfig,
+    pub rm: reward::RewardConfig,
     /// The hidden judge's weights and the label noise.
     pub gold: task::GoldConfig,
     pub eval: EvalConfig,
@@ -58,6 +61,7 @@ impl Default for RlhfConfig {
             model: ModelConfig::default(),
             pretrain: pretrain::PretrainConfig::default(),
             sft: sft::SftConfig::default(),
+            rm: reward::RewardConfig::default(),
             gold: task::GoldConfig::default(),
             eval: EvalConfig::default(),
         }
@@ -146,7 +150,8 @@ impl RlhfConfig {
             return bad("gold: label_temperature must be positive".into());
         }
         self.pretrain.validate()?;
-        self.sft.validate()
+        self.sft.validate()?;
+        self.rm.validate()
     }
 
     /// The network's full shape, with the vocabulary of `tokenizer`.
@@ -224,6 +229,19 @@ pub fn guarded_step(
             Ok(None)
         }
     }
+}
+
+/// A GPT of shape `config` with the weights of a stage's checkpoint (the optimizer's state is not read).
+pub fn load_gpt(
+    config: GptConfig,
+    path: &Path,
+    stage: &str,
+    device: tch::Device,
+) -> Result<(nn::VarStore, rlx_models::Gpt)> {
+    let vs = nn::VarStore::new(device);
+    let gpt = rlx_models::Gpt::new(&vs.root(), config);
+    crate::checkpoint::load_trained(path, &vs, None, "rlhf", stage)?;
+    Ok((vs, gpt))
 }
 
 /// The tokens that end a line (their text holds a newline): a response ends at the first one.
