@@ -170,6 +170,10 @@ impl Gpt {
         vs.trainable_variables().iter().map(|t| t.numel() as i64).sum::<i64>() - self.wpe.numel() as i64
     }
 
+    pub fn device(&self) -> tch::Device {
+        self.wte.device()
+    }
+
     /// An empty cache for decoding `batch` rows.
     pub fn new_cache(&self, batch: i64) -> KvCache {
         KvCache { layers: Vec::new(), key_mask: Tensor::zeros([batch, 0], (Kind::Int64, self.wte.device())) }

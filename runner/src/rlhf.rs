@@ -5,6 +5,7 @@
 //! rlx rlhf pretrain [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set section.key=value]...
 //! rlx rlhf sft RUN_DIR [--set sft.key=value]...
 //! rlx rlhf rm RUN_DIR [--set rm.key=value]...
+//! rlx rlhf dpo RUN_DIR [--set dpo.key=value]...
 //! rlx rlhf --resume RUN_DIR
 //! rlx rlhf sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
 //! ```
@@ -18,20 +19,23 @@ use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rlx_agents::device;
 use rlx_agents::logger::Logger;
+use rlx_agents::rlhf::dpo::DpoTrainer;
 use rlx_agents::rlhf::pretrain::Pretrainer;
 use rlx_agents::rlhf::reward::{label_pairs, RewardTrainer};
 use rlx_agents::rlhf::sft::{demonstrations, SftTrainer};
 use rlx_agents::rlhf::task::{self, GoldReward, Lexicon};
-use rlx_agents::rlhf::{evaluate_policy, load_gpt, load_tokenizer, Corpus, PolicyEval, RlhfConfig, TOKENIZER_FILE};
+use rlx_agents::rlhf::{
+    evaluate_policy, kl_to_reference, load_gpt, load_tokenizer, Corpus, PolicyEval, RlhfConfig, TOKENIZER_FILE,
+};
 use rlx_models::{Bpe, Sampling};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct RlhfArgs {
-    /// The stage to run (`pretrain` starts a run, `sft` and `rm` continue one), or `sample` followed by a run folder.
+    /// The stage to run (`pretrain` starts a run; `sft`, `rm`, `dpo` continue one), or `sample` followed by a run folder.
     #[arg(required_unless_present = "resume")]
     pub command: Option<String>,
-    /// With `sft`, `rm` and `sample`: the run folder.
+    /// With a stage after pretraining and with `sample`: the run folder.
     pub run: Option<PathBuf>,
     /// The preset (presets/rlhf/NAME.toml): default, tiny or gpu (default: default).
     #[arg(long)]
@@ -66,7 +70,9 @@ pub fn run(args: RlhfArgs) -> Result<()> {
         }
         // The latest stage that has a checkpoint: it continues if unfinished, or says it is done.
         let show = args.options.show_progress();
-        return if run_dir.join("rm").join(CHECKPOINT_FILE).exists() {
+        return if run_dir.join("dpo").join(CHECKPOINT_FILE).exists() {
+            dpo(&config, run_dir, true, show)
+        } else if run_dir.join("rm").join(CHECKPOINT_FILE).exists() {
             reward_model(&config, run_dir, true, show)
         } else if run_dir.join("sft").join(CHECKPOINT_FILE).exists() {
             sft(&config, run_dir, true, show)
@@ -89,7 +95,7 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             }
             pretrain(&config, &run_dir, false, args.options.show_progress())
         }
-        stage @ ("sft" | "rm") => {
+        stage @ ("sft" | "rm" | "dpo") => {
             let run_dir = args
                 .run
                 .as_deref()
@@ -102,14 +108,15 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             }
             match stage {
                 "sft" => sft(&config, run_dir, false, args.options.show_progress()),
-                _ => reward_model(&config, run_dir, false, args.options.show_progress()),
+                "rm" => reward_model(&config, run_dir, false, args.options.show_progress()),
+                _ => dpo(&config, run_dir, false, args.options.show_progress()),
             }
         }
         "sample" => {
             let run_dir = args.run.as_deref().context("usage: rlx rlhf sample RUN_DIR [--prompt TEXT]")?;
             sample(run_dir, &args)
         }
-        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, rm, sample)"),
+        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, rm, dpo, sample)"),
     }
 }
 
@@ -318,12 +325,7 @@ fn reward_model(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress
     let rm = &config.rm;
     let words = config.sft.prompt_words;
     let started = std::time::Instant::now();
-    let sampling = rlx_models::Sampling { temperature: rm.sample_temperature, top_k: None };
-    let max_new = config.eval.max_new_tokens;
-    let train_prompts = held_out_prompts(&corpus.train, words, rm.pairs);
-    let val_prompts = held_out_prompts(&corpus.val, words, rm.held_out_pairs);
-    let train = label_pairs(&policy, &tokenizer, &gold, &train_prompts, sampling, max_new, config.seed)?;
-    let val = label_pairs(&policy, &tokenizer, &gold, &val_prompts, sampling, max_new, config.seed + 1)?;
+    let (train, val) = preference_pairs(config, &policy, &tokenizer, &gold, &corpus)?;
     let agree = train.iter().filter(|p| p.gold.0 > p.gold.1).count() as f64 / train.len().max(1) as f64;
     eprintln!(
         "labelled {} training and {} held-out pairs of SFT samples in {:.1} s ({:.0}% of the labels agree with the \
@@ -372,6 +374,91 @@ fn reward_model(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress
         100.0 * eval.gold_accuracy,
         run_dir.display()
     );
+    Ok(())
+}
+
+/// The labelled preference pairs of a run, training and held out: two SFT samples of each prompt, labelled by the
+/// noisy gold judge, the same for the reward model and DPO (seeded).
+fn preference_pairs(
+    config: &RlhfConfig,
+    policy: &rlx_models::Gpt,
+    tokenizer: &Bpe,
+    gold: &GoldReward,
+    corpus: &Corpus,
+) -> Result<(Vec<rlx_agents::rlhf::reward::Pair>, Vec<rlx_agents::rlhf::reward::Pair>)> {
+    let (rm, words) = (&config.rm, config.sft.prompt_words);
+    let sampling = rlx_models::Sampling { temperature: rm.sample_temperature, top_k: None };
+    let max_new = config.eval.max_new_tokens;
+    let train_prompts = held_out_prompts(&corpus.train, words, rm.pairs);
+    let val_prompts = held_out_prompts(&corpus.val, words, rm.held_out_pairs);
+    let train = label_pairs(policy, tokenizer, gold, &train_prompts, sampling, max_new, config.seed)?;
+    let val = label_pairs(policy, tokenizer, gold, &val_prompts, sampling, max_new, config.seed + 1)?;
+    Ok((train, val))
+}
+
+/// DPO of the SFT policy on the reward model's preference pairs, with the gold reward and the KL to the SFT policy
+/// of its continuations of the held-out prompts.
+fn dpo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
+    let device = config.device.resolve()?;
+    let sft_checkpoint = run_dir.join("sft").join(CHECKPOINT_FILE);
+    if !sft_checkpoint.exists() {
+        bail!("{} has no fine-tuned model: run `rlx rlhf sft {0}` first", run_dir.display());
+    }
+    let stage_dir = run_dir.join("dpo");
+    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
+    if !resume && checkpoint.exists() {
+        bail!("{} already has a DPO policy; continue it with `rlx rlhf --resume {0}`", run_dir.display());
+    }
+    let tokenizer = load_tokenizer(run_dir)?;
+    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
+    let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+    let gpt = config.gpt(&tokenizer);
+    let mut trainer = DpoTrainer::new(gpt, config.dpo.clone(), &sft_checkpoint, config.seed, device)?;
+    let started = std::time::Instant::now();
+    let (train, val) = preference_pairs(config, &trainer.policy, &tokenizer, &gold, &corpus)?;
+    if resume {
+        trainer.load(&checkpoint)?;
+        if trainer.epoch >= config.dpo.epochs {
+            println!("{} has its DPO policy ({} of {} epochs)", run_dir.display(), trainer.epoch, config.dpo.epochs);
+            return Ok(());
+        }
+    } else {
+        write_config(config, run_dir)?;
+    }
+    eprintln!("DPO (beta {}) on {} preference pairs, logging to {}", config.dpo.beta, train.len(), stage_dir.display());
+    let total_steps = train.len().div_ceil(config.dpo.batch_size) as u64 * config.dpo.epochs as u64;
+    let mut logger = Logger::new(Some(&stage_dir), total_steps, show_progress, resume.then_some(trainer.step))?;
+    let accuracy = trainer.train(&train, &val, &mut logger, &checkpoint)?;
+    let prompts = held_out_prompts(&corpus.val, config.sft.prompt_words, config.eval.prompts);
+    let after = evaluate_policy(&trainer.policy, &tokenizer, &gold, &prompts, &config.eval, config.seed)?;
+    let (_sft_vs, sft_policy) = load_gpt(config.gpt(&tokenizer), &sft_checkpoint, "sft", device)?;
+    let kl = kl_to_reference(&trainer.policy, &sft_policy, &tokenizer, &after.samples, config.eval.temperature);
+    log_policy(&mut logger, &after, trainer.step);
+    logger.scalar("rlhf/kl", kl, trainer.step);
+    logger.flush();
+    let summary = serde_json::json!({
+        "beta": config.dpo.beta,
+        "pairs": train.len(),
+        "val_accuracy": accuracy,
+        "gold_reward": after.gold_reward,
+        "kl": kl,
+        "end_rate": after.end_rate,
+        "distinct_2": after.distinct_2,
+        "wall_time_s": started.elapsed().as_secs_f64(),
+    });
+    config::write_atomic(&stage_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+    println!(
+        "DPO: held-out pair accuracy {:.1}%; gold reward of {} held-out continuations {:.3} at KL {kl:.3} nats to the \
+         SFT policy, ending their line {:.0}%; run folder: {}",
+        100.0 * accuracy,
+        prompts.len(),
+        after.gold_reward,
+        100.0 * after.end_rate,
+        run_dir.display()
+    );
+    for (prompt, text, score) in after.samples.iter().take(5) {
+        println!("  [{score:+.2}] {prompt}{}", text.trim_end());
+    }
     Ok(())
 }
 

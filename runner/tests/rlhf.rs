@@ -98,6 +98,16 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     assert!((0.5..=1.0).contains(&ceiling) && accuracy > 0.0, "{summary}");
     assert!(!values(&curve(&straight.join("rm")), "train/loss").is_empty());
     expect_error(&["rlhf", "rm", s], "already has a reward model");
+
+    // DPO on the same pairs: the policy moves from the SFT reference (KL > 0) and is judged by the gold reward.
+    let out = rlx(&["rlhf", "dpo", s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("dpo/summary.json")).unwrap()).unwrap();
+    println!("dpo: {summary}");
+    assert!(summary["kl"].as_f64().unwrap() > 0.0 && summary["gold_reward"].is_number(), "{summary}");
+    let rows = curve(&straight.join("dpo"));
+    assert!(!values(&rows, "dpo/chosen_reward").is_empty() && values(&rows, "rlhf/kl").len() == 1);
 }
 
 #[test]
@@ -157,4 +167,5 @@ fn bad_rlhf_input_is_a_one_line_error() {
     expect_error(&["rlhf", "--resume", r], "no pretraining checkpoint to resume from");
     expect_error(&["rlhf", "sft", r], "no pretrained model: run `rlx rlhf pretrain` first");
     expect_error(&["rlhf", "rm", r], "no fine-tuned model: run `rlx rlhf sft");
+    expect_error(&["rlhf", "dpo", r], "no fine-tuned model: run `rlx rlhf sft");
 }

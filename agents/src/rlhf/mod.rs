@@ -9,9 +9,11 @@
 //! - [`pretrain`]: next-token pretraining of the GPT (nanoGPT's `train.py`).
 //! - [`sft`]: supervised fine-tuning on gold-filtered demonstrations, loss on the response tokens only.
 //! - [`reward`]: the reward model, trained on noisy preference pairs of SFT samples (Bradley-Terry loss).
+//! - [`dpo`]: Direct Preference Optimization of the SFT policy on the same pairs.
 //! - [`task`]: the task the later stages are judged on: prompts from held-out lines, the hidden gold reward
 //!   (VADER positivity minus penalties) and noisy Bradley-Terry preference labels.
 
+pub mod dpo;
 pub mod pretrain;
 pub mod reward;
 pub mod sft;
@@ -26,7 +28,7 @@ use std::path::Path;
 use tch::{nn, Tensor};
 
 /// The stages, in pipeline order; each has a folder of this name in the run folder.
-pub const STAGES: &[&str] = &["pretrain", "sft", "rm"];
+pub const STAGES: &[&str] = &["pretrain", "sft", "rm", "dpo"];
 
 /// The tokenizer of a run, in its folder.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -46,6 +48,7 @@ pub struct RlhfConfig {
     pub pretrain: pretrain::PretrainConfig,
     pub sft: sft::SftConfig,
     pub rm: reward::RewardConfig,
+    pub dpo: dpo::DpoConfig,
     /// The hidden judge's weights and the label noise.
     pub gold: task::GoldConfig,
     pub eval: EvalConfig,
@@ -62,6 +65,7 @@ impl Default for RlhfConfig {
             pretrain: pretrain::PretrainConfig::default(),
             sft: sft::SftConfig::default(),
             rm: reward::RewardConfig::default(),
+            dpo: dpo::DpoConfig::default(),
             gold: task::GoldConfig::default(),
             eval: EvalConfig::default(),
         }
@@ -151,7 +155,8 @@ impl RlhfConfig {
         }
         self.pretrain.validate()?;
         self.sft.validate()?;
-        self.rm.validate()
+        self.rm.validate()?;
+        self.dpo.validate()
     }
 
     /// The network's full shape, with the vocabulary of `tokenizer`.
@@ -242,6 +247,47 @@ pub fn load_gpt(
     let gpt = rlx_models::Gpt::new(&vs.root(), config);
     crate::checkpoint::load_trained(path, &vs, None, "rlhf", stage)?;
     Ok((vs, gpt))
+}
+
+/// Log-probabilities (B,) of each response given its prompt: the sum over the response tokens of
+/// `log softmax(logits / temperature)` at the token (temperature applied as when sampling, TRL's rule).
+pub fn response_logprobs(model: &rlx_models::Gpt, rows: &[(&[i64], &[i64])], temperature: f64, train: bool) -> Tensor {
+    let (x, y) = sft::batch(rows, model.device());
+    let logp = (model.forward(&x, train) / temperature).log_softmax(-1, tch::Kind::Float); // (B, L, V)
+    let mask = y.ne(-1); // (B, L)
+    let picked = logp.gather(2, &y.clamp_min(0).unsqueeze(-1), false).squeeze_dim(-1); // (B, L)
+    (picked * mask.to_kind(tch::Kind::Float)).sum_dim_intlist(1, false, tch::Kind::Float)
+}
+
+/// The k1 estimate of KL(policy || reference) per continuation: the mean over `samples` (prompt, continuation
+/// text, as [`PolicyEval`] holds them, drawn from the policy) of `log π - log ref` of the continuation, both at
+/// `temperature`.
+pub fn kl_to_reference(
+    policy: &rlx_models::Gpt,
+    reference: &rlx_models::Gpt,
+    tokenizer: &Bpe,
+    samples: &[(String, String, f64)],
+    temperature: f64,
+) -> f64 {
+    let encoded: Vec<(Vec<i64>, Vec<i64>)> = samples
+        .iter()
+        .filter(|s| !s.1.is_empty())
+        .map(|(p, c, _)| (tokenizer.encode(p), tokenizer.encode(c)))
+        .collect();
+    let block = policy.config.block_size as usize;
+    let rows: Vec<(&[i64], &[i64])> =
+        encoded.iter().filter(|(p, c)| p.len() + c.len() <= block).map(|(p, c)| (p.as_slice(), c.as_slice())).collect();
+    let total: f64 = tch::no_grad(|| {
+        rows.chunks(64)
+            .map(|chunk| {
+                let t = temperature.max(1e-6);
+                (response_logprobs(policy, chunk, t, false) - response_logprobs(reference, chunk, t, false))
+                    .sum(tch::Kind::Float)
+                    .double_value(&[])
+            })
+            .sum()
+    });
+    total / rows.len().max(1) as f64
 }
 
 /// The tokens that end a line (their text holds a newline): a response ends at the first one.

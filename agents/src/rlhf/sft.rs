@@ -131,23 +131,27 @@ pub fn demonstrations(
     out
 }
 
-/// A minibatch: inputs (B, L) right-padded, and targets (B, L) that hold the next token where it is a response
-/// token and -1 elsewhere (prompt, padding), L the longest demonstration less one.
-pub fn batch(demos: &[&Demonstration], device: Device) -> (Tensor, Tensor) {
-    let width = demos.iter().map(|d| d.prompt.len() + d.response.len() - 1).max().unwrap_or(1);
-    let mut x = vec![0i64; demos.len() * width];
-    let mut y = vec![-1i64; demos.len() * width];
-    for (r, d) in demos.iter().enumerate() {
-        let seq: Vec<i64> = d.prompt.iter().chain(&d.response).copied().collect();
+/// A minibatch of (prompt, response) rows: inputs (B, L) right-padded, and targets (B, L) that hold the next token
+/// where it is a response token and -1 elsewhere (prompt, padding), L the longest row less one.
+pub fn batch(rows: &[(&[i64], &[i64])], device: Device) -> (Tensor, Tensor) {
+    let width = rows.iter().map(|(p, r)| p.len() + r.len() - 1).max().unwrap_or(1);
+    let mut x = vec![0i64; rows.len() * width];
+    let mut y = vec![-1i64; rows.len() * width];
+    for (i, (prompt, response)) in rows.iter().enumerate() {
+        let seq: Vec<i64> = prompt.iter().chain(response.iter()).copied().collect();
         for t in 0..seq.len() - 1 {
-            x[r * width + t] = seq[t];
-            if t + 1 >= d.prompt.len() {
-                y[r * width + t] = seq[t + 1];
+            x[i * width + t] = seq[t];
+            if t + 1 >= prompt.len() {
+                y[i * width + t] = seq[t + 1];
             }
         }
     }
-    let shape = [demos.len() as i64, width as i64];
+    let shape = [rows.len() as i64, width as i64];
     (Tensor::from_slice(&x).view(shape).to_device(device), Tensor::from_slice(&y).view(shape).to_device(device))
+}
+
+fn rows<'a>(demos: impl Iterator<Item = &'a Demonstration>) -> Vec<(&'a [i64], &'a [i64])> {
+    demos.map(|d| (d.prompt.as_slice(), d.response.as_slice())).collect()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -181,8 +185,7 @@ impl SftTrainer {
         let (mut total, mut tokens) = (0.0, 0i64);
         tch::no_grad(|| {
             for chunk in demos.chunks(self.config.batch_size.max(64)) {
-                let refs: Vec<&Demonstration> = chunk.iter().collect();
-                let (x, y) = batch(&refs, self.vs.device());
+                let (x, y) = batch(&rows(chunk.iter()), self.vs.device());
                 let n = y.ne(-1).sum(Kind::Int64).int64_value(&[]);
                 total += self.model.loss(&x, &y, false).double_value(&[]) * n as f64;
                 tokens += n;
@@ -206,8 +209,7 @@ impl SftTrainer {
             order.shuffle(&mut rand_pcg::Pcg64::seed_from_u64(self.seed ^ (self.epoch as u64 + 1).wrapping_mul(0x5F7)));
             let (mut window_loss, mut window_steps) = (0.0, 0u64);
             for chunk in order.chunks(self.config.batch_size) {
-                let refs: Vec<&Demonstration> = chunk.iter().map(|&i| &train[i]).collect();
-                let (x, y) = batch(&refs, self.vs.device());
+                let (x, y) = batch(&rows(chunk.iter().map(|&i| &train[i])), self.vs.device());
                 let lr = self.config.learning_rate
                     * ((self.step + 1) as f64 / self.config.warmup_steps.max(1) as f64).min(1.0);
                 let loss = self.model.loss(&x, &y, true);
@@ -280,7 +282,7 @@ mod tests {
     fn only_response_tokens_are_targets() {
         let a = Demonstration { prompt: vec![5, 6], response: vec![7, 8, 9], gold: 0.5 };
         let b = Demonstration { prompt: vec![1], response: vec![2], gold: 0.5 };
-        let (x, y) = batch(&[&a, &b], Device::Cpu);
+        let (x, y) = batch(&rows([&a, &b].into_iter()), Device::Cpu);
         assert_eq!(Vec::<i64>::try_from(x.reshape([-1])).unwrap(), [5, 6, 7, 8, 1, 0, 0, 0]);
         // Row a predicts 7, 8, 9 from positions 1..3; row b predicts 2 from position 0; the rest is left out.
         assert_eq!(Vec::<i64>::try_from(y.reshape([-1])).unwrap(), [-1, 7, 8, 9, 2, -1, -1, -1]);
