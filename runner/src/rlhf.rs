@@ -217,22 +217,59 @@ fn pretrain(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bo
     Ok(())
 }
 
+/// What a stage after pretraining starts from: the device, the run's tokenizer, corpus and gold judge, the
+/// checkpoint of the stage it builds on, its own folder and checkpoint.
+struct Stage {
+    device: tch::Device,
+    tokenizer: Bpe,
+    corpus: Corpus,
+    gold: GoldReward,
+    base: PathBuf,
+    dir: PathBuf,
+    checkpoint: PathBuf,
+}
+
+impl Stage {
+    /// The stage built on (SFT on pretraining, the others on SFT) and what its checkpoint holds, for messages.
+    fn base_of(stage: &str) -> (&'static str, &'static str) {
+        match stage {
+            "sft" => ("pretrain", "a pretrained model"),
+            _ => ("sft", "a fine-tuned model"),
+        }
+    }
+
+    /// Checks that the base stage is done and, unless resuming, that `stage` has not run yet; then loads what the
+    /// stage needs.
+    fn setup(config: &RlhfConfig, run_dir: &Path, stage: &str, resume: bool) -> Result<Stage> {
+        let device = config.device.resolve()?;
+        let (base_stage, base_holds) = Self::base_of(stage);
+        let base = run_dir.join(base_stage).join(CHECKPOINT_FILE);
+        if !base.exists() {
+            let run = run_dir.display();
+            let how = if base_stage == "pretrain" {
+                format!("pretrain --run-dir {run}")
+            } else {
+                format!("{base_stage} {run}")
+            };
+            bail!("{run} has no {}: run `rlx rlhf {how}` first", &base_holds[2..]);
+        }
+        let dir = run_dir.join(stage);
+        let checkpoint = dir.join(CHECKPOINT_FILE);
+        if !resume && checkpoint.exists() {
+            bail!("{} already has its {stage} stage; continue it with `rlx rlhf --resume {0}`", run_dir.display());
+        }
+        let tokenizer = load_tokenizer(run_dir)?;
+        let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
+        let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+        Ok(Stage { device, tokenizer, corpus, gold, base, dir, checkpoint })
+    }
+}
+
 /// Supervised fine-tuning of the pretrained GPT on gold-filtered demonstrations, with the gold reward of the
 /// policy's continuations of held-out prompts before and after.
 fn sft(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
-    let device = config.device.resolve()?;
-    let pretrained = run_dir.join("pretrain").join(CHECKPOINT_FILE);
-    if !pretrained.exists() {
-        bail!("{} has no pretrained model: run `rlx rlhf pretrain` first", run_dir.display());
-    }
-    let stage_dir = run_dir.join("sft");
-    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
-    if !resume && checkpoint.exists() {
-        bail!("{} is already fine-tuned; continue it with `rlx rlhf --resume {0}`", run_dir.display());
-    }
-    let tokenizer = load_tokenizer(run_dir)?;
-    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
-    let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+    let Stage { device, tokenizer, corpus, gold, base: pretrained, dir: stage_dir, checkpoint } =
+        Stage::setup(config, run_dir, "sft", resume)?;
     let gpt = config.gpt(&tokenizer);
     let block = gpt.block_size as usize;
     let sft_config = &config.sft;
@@ -307,19 +344,8 @@ fn sft(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
 /// Bradley-Terry loss, held-out accuracy beside the ceiling the label noise allows, scores normalized on the SFT
 /// policy's continuations of the held-out prompts.
 fn reward_model(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
-    let device = config.device.resolve()?;
-    let sft_checkpoint = run_dir.join("sft").join(CHECKPOINT_FILE);
-    if !sft_checkpoint.exists() {
-        bail!("{} has no fine-tuned model: run `rlx rlhf sft {0}` first", run_dir.display());
-    }
-    let stage_dir = run_dir.join("rm");
-    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
-    if !resume && checkpoint.exists() {
-        bail!("{} already has a reward model; continue it with `rlx rlhf --resume {0}`", run_dir.display());
-    }
-    let tokenizer = load_tokenizer(run_dir)?;
-    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
-    let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+    let Stage { device, tokenizer, corpus, gold, base: sft_checkpoint, dir: stage_dir, checkpoint } =
+        Stage::setup(config, run_dir, "rm", resume)?;
     let gpt = config.gpt(&tokenizer);
     let (_policy_vs, policy) = load_gpt(gpt.clone(), &sft_checkpoint, "sft", device)?;
     let rm = &config.rm;
@@ -399,19 +425,8 @@ fn preference_pairs(
 /// DPO of the SFT policy on the reward model's preference pairs, with the gold reward and the KL to the SFT policy
 /// of its continuations of the held-out prompts.
 fn dpo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
-    let device = config.device.resolve()?;
-    let sft_checkpoint = run_dir.join("sft").join(CHECKPOINT_FILE);
-    if !sft_checkpoint.exists() {
-        bail!("{} has no fine-tuned model: run `rlx rlhf sft {0}` first", run_dir.display());
-    }
-    let stage_dir = run_dir.join("dpo");
-    let checkpoint = stage_dir.join(CHECKPOINT_FILE);
-    if !resume && checkpoint.exists() {
-        bail!("{} already has a DPO policy; continue it with `rlx rlhf --resume {0}`", run_dir.display());
-    }
-    let tokenizer = load_tokenizer(run_dir)?;
-    let corpus = Corpus::load((!config.data.is_empty()).then(|| Path::new(&config.data)))?;
-    let gold = GoldReward::new(Lexicon::load(None)?, &corpus.train, config.gold.clone());
+    let Stage { device, tokenizer, corpus, gold, base: sft_checkpoint, dir: stage_dir, checkpoint } =
+        Stage::setup(config, run_dir, "dpo", resume)?;
     let gpt = config.gpt(&tokenizer);
     let mut trainer = DpoTrainer::new(gpt, config.dpo.clone(), &sft_checkpoint, config.seed, device)?;
     let started = std::time::Instant::now();

@@ -86,7 +86,7 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(straight.join("sft/summary.json")).unwrap()).unwrap();
     assert!(summary["demonstration_gold_reward"].as_f64().unwrap() >= 0.3, "{summary}");
-    expect_error(&["rlhf", "sft", s], "already fine-tuned");
+    expect_error(&["rlhf", "sft", s], "already has its sft stage");
 
     // The reward model on pairs of the fine-tuned policy's samples.
     let out = rlx(&["rlhf", "rm", s]);
@@ -97,7 +97,7 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     println!("reward model: {summary}");
     assert!((0.5..=1.0).contains(&ceiling) && accuracy > 0.0, "{summary}");
     assert!(!values(&curve(&straight.join("rm")), "train/loss").is_empty());
-    expect_error(&["rlhf", "rm", s], "already has a reward model");
+    expect_error(&["rlhf", "rm", s], "already has its rm stage");
 
     // DPO on the same pairs: the policy moves from the SFT reference (KL > 0) and is judged by the gold reward.
     let out = rlx(&["rlhf", "dpo", s]);
@@ -165,7 +165,7 @@ fn bad_rlhf_input_is_a_one_line_error() {
     expect_error(&["rlhf", "--resume", other.join("pretrain").to_str().unwrap()], "an rlhf run folder?");
     std::fs::remove_file(&checkpoint).unwrap();
     expect_error(&["rlhf", "--resume", r], "no pretraining checkpoint to resume from");
-    expect_error(&["rlhf", "sft", r], "no pretrained model: run `rlx rlhf pretrain` first");
+    expect_error(&["rlhf", "sft", r], "no pretrained model: run `rlx rlhf pretrain --run-dir");
     expect_error(&["rlhf", "rm", r], "no fine-tuned model: run `rlx rlhf sft");
     expect_error(&["rlhf", "dpo", r], "no fine-tuned model: run `rlx rlhf sft");
 }

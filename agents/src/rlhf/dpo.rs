@@ -10,7 +10,6 @@
 //! The file reads top to bottom: config, the loss, the trainer, checkpoints.
 
 use super::reward::Pair;
-use crate::checkpoint;
 use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::{AgentError, Result};
@@ -224,25 +223,11 @@ impl DpoTrainer {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state = serde_json::json!({
-            "algo": "rlhf",
-            "env_id": "dpo",
-            "epoch": self.epoch,
-            "step": self.step,
-            "skipped_updates": self.skipped,
-        });
-        checkpoint::save_trained(path, &self.vs, &self.optimizer, state)
+        super::save_stage(path, &self.vs, &self.optimizer, "dpo", (self.epoch, self.step, self.skipped))
     }
 
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let state = checkpoint::load_trained(path, &self.vs, Some(&mut self.optimizer), "rlhf", "dpo")?;
-        let err = |key: &str| AgentError::Checkpoint {
-            path: path.display().to_string(),
-            reason: format!("state field `{key}` missing"),
-        };
-        self.epoch = state["epoch"].as_u64().ok_or_else(|| err("epoch"))? as usize;
-        self.step = state["step"].as_u64().ok_or_else(|| err("step"))?;
-        self.skipped = state["skipped_updates"].as_u64().ok_or_else(|| err("skipped_updates"))?;
+        (self.epoch, self.step, self.skipped) = super::load_stage(path, &self.vs, &mut self.optimizer, "dpo")?;
         Ok(())
     }
 }

@@ -290,6 +290,36 @@ pub fn kl_to_reference(
     total / rows.len().max(1) as f64
 }
 
+/// Writes an epoch-based stage's checkpoint (`sft`, `rm`, `dpo`): its network, optimizer and counters.
+pub fn save_stage(
+    path: &Path,
+    vs: &nn::VarStore,
+    optimizer: &Optimizer,
+    stage: &str,
+    (epoch, step, skipped): (usize, u64, u64),
+) -> Result<()> {
+    let state = serde_json::json!({
+        "algo": "rlhf",
+        "env_id": stage,
+        "epoch": epoch,
+        "step": step,
+        "skipped_updates": skipped,
+    });
+    crate::checkpoint::save_trained(path, vs, optimizer, state)
+}
+
+/// Restores what [`save_stage`] wrote; returns (epoch, step, skipped updates).
+pub fn load_stage(path: &Path, vs: &nn::VarStore, optimizer: &mut Optimizer, stage: &str) -> Result<(usize, u64, u64)> {
+    let state = crate::checkpoint::load_trained(path, vs, Some(optimizer), "rlhf", stage)?;
+    let number = |key: &str| {
+        state[key].as_u64().ok_or_else(|| AgentError::Checkpoint {
+            path: path.display().to_string(),
+            reason: format!("state field `{key}` missing"),
+        })
+    };
+    Ok((number("epoch")? as usize, number("step")?, number("skipped_updates")?))
+}
+
 /// The tokens that end a line (their text holds a newline): a response ends at the first one.
 pub fn line_end_tokens(tokenizer: &Bpe) -> Vec<i64> {
     (0..tokenizer.vocab_size() as i64).filter(|&id| tokenizer.decode(&[id]).contains('\n')).collect()

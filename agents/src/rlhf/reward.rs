@@ -10,7 +10,6 @@
 //! The file reads top to bottom: config, pairs, the model, the trainer, checkpoints.
 
 use super::task::GoldReward;
-use crate::checkpoint;
 use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::{AgentError, Result};
@@ -337,25 +336,11 @@ impl RewardTrainer {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state = serde_json::json!({
-            "algo": "rlhf",
-            "env_id": "rm",
-            "epoch": self.epoch,
-            "step": self.step,
-            "skipped_updates": self.skipped,
-        });
-        checkpoint::save_trained(path, &self.vs, &self.optimizer, state)
+        super::save_stage(path, &self.vs, &self.optimizer, "rm", (self.epoch, self.step, self.skipped))
     }
 
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let state = checkpoint::load_trained(path, &self.vs, Some(&mut self.optimizer), "rlhf", "rm")?;
-        let err = |key: &str| AgentError::Checkpoint {
-            path: path.display().to_string(),
-            reason: format!("state field `{key}` missing"),
-        };
-        self.epoch = state["epoch"].as_u64().ok_or_else(|| err("epoch"))? as usize;
-        self.step = state["step"].as_u64().ok_or_else(|| err("step"))?;
-        self.skipped = state["skipped_updates"].as_u64().ok_or_else(|| err("skipped_updates"))?;
+        (self.epoch, self.step, self.skipped) = super::load_stage(path, &self.vs, &mut self.optimizer, "rm")?;
         Ok(())
     }
 }

@@ -10,7 +10,6 @@
 //! The file reads top to bottom: config, demonstrations, batches, the trainer and its loop, checkpoints.
 
 use super::task::{self, GoldReward};
-use crate::checkpoint;
 use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::{AgentError, Result};
@@ -173,9 +172,7 @@ impl SftTrainer {
     /// The GPT of shape `model` with the weights of the pretraining checkpoint `pretrained`, and a fresh AdamW.
     pub fn new(model: GptConfig, config: SftConfig, pretrained: &Path, seed: u64, device: Device) -> Result<Self> {
         config.validate()?;
-        let vs = nn::VarStore::new(device);
-        let model = Gpt::new(&vs.root(), model);
-        checkpoint::load_trained(pretrained, &vs, None, "rlhf", "pretrain")?;
+        let (vs, model) = super::load_gpt(model, pretrained, "pretrain", device)?;
         let optimizer = super::adamw(&vs, config.weight_decay, 0.9, 0.999);
         Ok(SftTrainer { config, vs, model, optimizer, seed, epoch: 0, step: 0, skipped: 0 })
     }
@@ -251,25 +248,11 @@ impl SftTrainer {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state = serde_json::json!({
-            "algo": "rlhf",
-            "env_id": "sft",
-            "epoch": self.epoch,
-            "step": self.step,
-            "skipped_updates": self.skipped,
-        });
-        checkpoint::save_trained(path, &self.vs, &self.optimizer, state)
+        super::save_stage(path, &self.vs, &self.optimizer, "sft", (self.epoch, self.step, self.skipped))
     }
 
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let state = checkpoint::load_trained(path, &self.vs, Some(&mut self.optimizer), "rlhf", "sft")?;
-        let err = |key: &str| AgentError::Checkpoint {
-            path: path.display().to_string(),
-            reason: format!("state field `{key}` missing"),
-        };
-        self.epoch = state["epoch"].as_u64().ok_or_else(|| err("epoch"))? as usize;
-        self.step = state["step"].as_u64().ok_or_else(|| err("step"))?;
-        self.skipped = state["skipped_updates"].as_u64().ok_or_else(|| err("skipped_updates"))?;
+        (self.epoch, self.step, self.skipped) = super::load_stage(path, &self.vs, &mut self.optimizer, "sft")?;
         Ok(())
     }
 }
