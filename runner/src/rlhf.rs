@@ -7,7 +7,7 @@
 //! rlx rlhf rm RUN_DIR [--set rm.key=value]...
 //! rlx rlhf dpo RUN_DIR [--set dpo.key=value]...
 //! rlx rlhf --resume RUN_DIR
-//! rlx rlhf sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
+//! rlx rlhf sample RUN_DIR [--stage pretrain|sft|dpo] [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
 //! ```
 //!
 //! The run folder: `config.toml` (the resolved config), `tokenizer.json` (trained on the corpus when the run
@@ -55,6 +55,9 @@ pub struct RlhfArgs {
     /// With `sample`: draw only from the k most likely tokens.
     #[arg(long)]
     pub top_k: Option<i64>,
+    /// With `sample`: the policy to sample from, pretrain, sft or dpo (default: the latest one trained).
+    #[arg(long)]
+    pub stage: Option<String>,
     #[command(flatten)]
     pub options: RunOptions,
 }
@@ -509,19 +512,24 @@ fn continue_text(
     Ok(tokenizer.decode(&out[0]))
 }
 
-/// `rlx rlhf sample RUN_DIR`: text from the run's pretrained GPT.
+/// `rlx rlhf sample RUN_DIR`: text from one of the run's policies (`--stage`, default the latest one trained:
+/// dpo, else sft, else pretrain).
 fn sample(run_dir: &Path, args: &RlhfArgs) -> Result<()> {
     let mut config = read_config(run_dir)?;
     if let Some(device) = args.options.device {
         config.device = device;
     }
     let tokenizer = load_tokenizer(run_dir)?;
-    let mut trainer =
-        Pretrainer::new(config.gpt(&tokenizer), config.pretrain.clone(), config.seed, config.device.resolve()?)?;
-    trainer.load(&run_dir.join("pretrain").join(CHECKPOINT_FILE))?;
+    let checkpoint = |stage: &str| run_dir.join(stage).join(CHECKPOINT_FILE);
+    let stage = match args.stage.as_deref() {
+        Some(stage) if ["pretrain", "sft", "dpo"].contains(&stage) => stage,
+        Some(other) => bail!("--stage {other}: only pretrain, sft and dpo hold a policy to sample from"),
+        None => ["dpo", "sft"].into_iter().find(|s| checkpoint(s).exists()).unwrap_or("pretrain"),
+    };
+    let (_vs, model) = load_gpt(config.gpt(&tokenizer), &checkpoint(stage), stage, config.device.resolve()?)?;
     let sampling = Sampling { temperature: args.temperature, top_k: args.top_k };
     let seed = args.options.seed.unwrap_or(config.seed);
-    let text = continue_text(&trainer.model, &tokenizer, &args.prompt, args.tokens, sampling, seed)?;
+    let text = continue_text(&model, &tokenizer, &args.prompt, args.tokens, sampling, seed)?;
     println!("{}{text}", args.prompt);
     Ok(())
 }

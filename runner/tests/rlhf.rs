@@ -66,11 +66,13 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("is pretrained (40 of 40 steps)"));
 
     let s = straight.to_str().unwrap();
-    let out = rlx(&["rlhf", "sample", s, "--prompt", "Shall I", "--tokens", "12", "--seed", "3"]);
+    let out =
+        rlx(&["rlhf", "sample", s, "--prompt", "Shall I", "--tokens", "12", "--seed", "3", "--stage", "pretrain"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let sampled = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(sampled.starts_with("Shall I") && sampled.len() > "Shall I".len() + 5, "{sampled}");
     let again = rlx(&["rlhf", "sample", s, "--prompt", "Shall I", "--tokens", "12", "--seed", "3"]);
+    // Before fine-tuning, the latest policy is the pretrained one.
     assert_eq!(String::from_utf8_lossy(&again.stdout), sampled, "a seed fixes the sample");
 
     // Fine-tuning on the sonnet's positive lines (" more lovely and more temperate:", " shake the darling buds of
@@ -108,6 +110,9 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     assert!(summary["kl"].as_f64().unwrap() > 0.0 && summary["gold_reward"].is_number(), "{summary}");
     let rows = curve(&straight.join("dpo"));
     assert!(!values(&rows, "dpo/chosen_reward").is_empty() && values(&rows, "rlhf/kl").len() == 1);
+    let out = rlx(&["rlhf", "sample", s, "--prompt", "Shall I", "--tokens", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    expect_error(&["rlhf", "sample", s, "--stage", "rm"], "only pretrain, sft and dpo hold a policy");
 }
 
 #[test]
