@@ -162,8 +162,14 @@ fn report(args: &Args, runs: &[(String, u64, Run)]) -> Result<()> {
     let v = |k: &str| sb3_versions[k].as_str().unwrap_or("?").to_string();
     writeln!(
         md,
-        "Command: `scripts/bench ppo-atari` (= `bench_ppo_atari --env {} --steps {} --seeds {} --variants {}`), last \
-         run finished {}; {} of {planned} runs done.",
+        "Command: `scripts/bench ppo-atari{}` (= `bench_ppo_atari --env {} --steps {} --seeds {} --variants {}`), \
+         last run finished {}; {} of {planned} runs done.",
+        match (args.side_by_side, args.torch_threads) {
+            (true, 0) => " --side-by-side".to_string(),
+            (true, n) => format!(" --side-by-side --torch-threads {n}"),
+            (false, 0) => String::new(),
+            (false, n) => format!(" --torch-threads {n}"),
+        },
         args.env,
         args.steps,
         args.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
