@@ -337,9 +337,7 @@ fn sft(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
         100.0 * after.end_rate,
         run_dir.display()
     );
-    for (prompt, text, score) in after.samples.iter().take(5) {
-        println!("  [{score:+.2}] {prompt}{}", text.trim_end());
-    }
+    print_samples(&after);
     Ok(())
 }
 
@@ -474,9 +472,7 @@ fn dpo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
         100.0 * after.end_rate,
         run_dir.display()
     );
-    for (prompt, text, score) in after.samples.iter().take(5) {
-        println!("  [{score:+.2}] {prompt}{}", text.trim_end());
-    }
+    print_samples(&after);
     Ok(())
 }
 
@@ -485,6 +481,13 @@ fn held_out_prompts(val: &str, prompt_words: usize, n: usize) -> Vec<String> {
     let all = task::prompts(val, prompt_words);
     let stride = (all.len() / n.max(1)).max(1);
     all.into_iter().step_by(stride).take(n).collect()
+}
+
+/// The first five judged continuations: `[gold reward] prompt + continuation`.
+fn print_samples(eval: &PolicyEval) {
+    for (prompt, text, score) in eval.samples.iter().take(5) {
+        println!("  [{score:+.2}] {prompt}{}", text.trim_end());
+    }
 }
 
 fn log_policy(logger: &mut Logger, eval: &PolicyEval, step: u64) {
