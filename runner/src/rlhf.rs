@@ -351,6 +351,15 @@ fn reward_model(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress
     let (_policy_vs, policy) = load_gpt(gpt.clone(), &sft_checkpoint, "sft", device)?;
     let rm = &config.rm;
     let words = config.sft.prompt_words;
+    // A finished stage is reported before the pairs are labelled (a minute of sampling).
+    let mut trainer = RewardTrainer::new(gpt, rm.clone(), &sft_checkpoint, config.seed, device)?;
+    if resume {
+        trainer.load(&checkpoint)?;
+        if trainer.epoch >= rm.epochs {
+            println!("{} has its reward model ({} of {} epochs)", run_dir.display(), trainer.epoch, rm.epochs);
+            return Ok(());
+        }
+    }
     let started = std::time::Instant::now();
     let (train, val) = preference_pairs(config, &policy, &tokenizer, &gold, &corpus)?;
     let agree = train.iter().filter(|p| p.gold.0 > p.gold.1).count() as f64 / train.len().max(1) as f64;
@@ -363,14 +372,7 @@ fn reward_model(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress
         100.0 * agree,
         stage_dir.display()
     );
-    let mut trainer = RewardTrainer::new(gpt, rm.clone(), &sft_checkpoint, config.seed, device)?;
-    if resume {
-        trainer.load(&checkpoint)?;
-        if trainer.epoch >= rm.epochs {
-            println!("{} has its reward model ({} of {} epochs)", run_dir.display(), trainer.epoch, rm.epochs);
-            return Ok(());
-        }
-    } else {
+    if !resume {
         write_config(config, run_dir)?;
     }
     let total_steps = train.len().div_ceil(rm.batch_size) as u64 * rm.epochs as u64;
@@ -430,8 +432,6 @@ fn dpo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
         Stage::setup(config, run_dir, "dpo", resume)?;
     let gpt = config.gpt(&tokenizer);
     let mut trainer = DpoTrainer::new(gpt, config.dpo.clone(), &sft_checkpoint, config.seed, device)?;
-    let started = std::time::Instant::now();
-    let (train, val) = preference_pairs(config, &trainer.policy, &tokenizer, &gold, &corpus)?;
     if resume {
         trainer.load(&checkpoint)?;
         if trainer.epoch >= config.dpo.epochs {
@@ -441,14 +441,16 @@ fn dpo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
     } else {
         write_config(config, run_dir)?;
     }
+    let started = std::time::Instant::now();
+    // The pairs are the SFT policy's samples (the frozen reference), whatever the policy has learnt so far.
+    let (train, val) = preference_pairs(config, trainer.reference(), &tokenizer, &gold, &corpus)?;
     eprintln!("DPO (beta {}) on {} preference pairs, logging to {}", config.dpo.beta, train.len(), stage_dir.display());
     let total_steps = train.len().div_ceil(config.dpo.batch_size) as u64 * config.dpo.epochs as u64;
     let mut logger = Logger::new(Some(&stage_dir), total_steps, show_progress, resume.then_some(trainer.step))?;
     let accuracy = trainer.train(&train, &val, &mut logger, &checkpoint)?;
     let prompts = held_out_prompts(&corpus.val, config.sft.prompt_words, config.eval.prompts);
     let after = evaluate_policy(&trainer.policy, &tokenizer, &gold, &prompts, &config.eval, config.seed)?;
-    let (_sft_vs, sft_policy) = load_gpt(config.gpt(&tokenizer), &sft_checkpoint, "sft", device)?;
-    let kl = kl_to_reference(&trainer.policy, &sft_policy, &tokenizer, &after.samples, config.eval.temperature);
+    let kl = kl_to_reference(&trainer.policy, trainer.reference(), &tokenizer, &after.samples, config.eval.temperature);
     log_policy(&mut logger, &after, trainer.step);
     logger.scalar("rlhf/kl", kl, trainer.step);
     logger.flush();

@@ -138,6 +138,11 @@ impl DpoTrainer {
         })
     }
 
+    /// The frozen SFT model the policy is measured against.
+    pub fn reference(&self) -> &Gpt {
+        &self.reference
+    }
+
     fn batch_loss(&self, pairs: &[&Pair], train: bool) -> DpoLoss {
         let chosen: Vec<(&[i64], &[i64])> = pairs.iter().map(|p| (p.prompt.as_slice(), p.chosen.as_slice())).collect();
         let rejected: Vec<(&[i64], &[i64])> =
