@@ -178,14 +178,39 @@ pub fn save_trained(
     path: &Path,
     vs: &tch::nn::VarStore,
     optimizer: &rlx_models::Optimizer,
+    state: serde_json::Value,
+) -> Result<()> {
+    save_trained_parts(path, &[("", vs, Some(optimizer))], state)
+}
+
+/// [`save_trained`] for a model of several networks (a GAN's generator and discriminator, each with its own
+/// optimizer; a diffusion model's weights and their moving average, which has none): part `name` is written as
+/// `name.model.*` and `name.optimizer.*` with its step count as `name.optimizer_step` (the part named "" as
+/// [`save_trained`] writes it).
+pub fn save_trained_parts(
+    path: &Path,
+    parts: &[(&str, &tch::nn::VarStore, Option<&rlx_models::Optimizer>)],
     mut state: serde_json::Value,
 ) -> Result<()> {
-    let mut tensors: Vec<(String, Tensor)> =
-        vs.variables().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
-    let (moments, optimizer_step) = optimizer.state();
-    tensors.extend(moments.into_iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
-    state["optimizer_step"] = serde_json::json!(optimizer_step);
+    let mut tensors: Vec<(String, Tensor)> = Vec::new();
+    for (name, vs, optimizer) in parts {
+        let prefix = part_prefix(name);
+        tensors.extend(vs.variables().into_iter().map(|(n, t)| (format!("{prefix}model.{n}"), t)));
+        if let Some(optimizer) = optimizer {
+            let (moments, optimizer_step) = optimizer.state();
+            tensors.extend(moments.into_iter().map(|(n, t)| (format!("{prefix}optimizer.{n}"), t)));
+            state[format!("{prefix}optimizer_step")] = serde_json::json!(optimizer_step);
+        }
+    }
     save(path, &tensors, &state)
+}
+
+fn part_prefix(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name}.")
+    }
 }
 
 /// Restores what [`save_trained`] wrote into `vs` (and `optimizer`, when given) and returns the state; a checkpoint
@@ -197,20 +222,34 @@ pub fn load_trained(
     algo: &str,
     id: &str,
 ) -> Result<serde_json::Value> {
+    load_trained_parts(path, &mut [("", vs, optimizer)], algo, id)
+}
+
+/// Restores what [`save_trained_parts`] wrote, part by part (each optimizer only when given).
+pub fn load_trained_parts(
+    path: &Path,
+    parts: &mut [(&str, &tch::nn::VarStore, Option<&mut rlx_models::Optimizer>)],
+    algo: &str,
+    id: &str,
+) -> Result<serde_json::Value> {
     let loaded = load(path)?;
     let err = |reason: String| AgentError::Checkpoint { path: path.display().to_string(), reason };
     check_identity(&loaded.state, algo, id).map_err(err)?;
-    copy_weights(vs, &loaded.tensors, "model.").map_err(err)?;
-    if let Some(optimizer) = optimizer {
-        let moments: HashMap<String, Tensor> = loaded
-            .tensors
-            .iter()
-            .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|k| (k.to_string(), t.shallow_clone())))
-            .collect();
-        let step = loaded.state["optimizer_step"]
-            .as_i64()
-            .ok_or_else(|| err("state field `optimizer_step` missing".into()))?;
-        optimizer.load_state(&moments, step).map_err(err)?;
+    for (name, vs, optimizer) in parts.iter_mut() {
+        let prefix = part_prefix(name);
+        copy_weights(vs, &loaded.tensors, &format!("{prefix}model.")).map_err(err)?;
+        if let Some(optimizer) = optimizer {
+            let moments: HashMap<String, Tensor> = loaded
+                .tensors
+                .iter()
+                .filter_map(|(n, t)| {
+                    n.strip_prefix(&format!("{prefix}optimizer.")).map(|k| (k.to_string(), t.shallow_clone()))
+                })
+                .collect();
+            let key = format!("{prefix}optimizer_step");
+            let step = loaded.state[&key].as_i64().ok_or_else(|| err(format!("state field `{key}` missing")))?;
+            optimizer.load_state(&moments, step).map_err(err)?;
+        }
     }
     Ok(loaded.state)
 }

@@ -1,6 +1,7 @@
 //! A fully connected classifier for flattened images: `Linear -> ReLU -> Dropout` per hidden layer, then a linear
 //! layer to the class logits (PyTorch's default initialization).
 
+use crate::ImageClassifier;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -23,13 +24,26 @@ impl MlpClassifier {
     }
 }
 
-impl ModuleT for MlpClassifier {
-    /// `x`: (B, ...) images, flattened -> logits (B, classes).
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+impl MlpClassifier {
+    /// The last hidden layer's activations (B, hidden), after its dropout.
+    fn last_hidden(&self, x: &Tensor, train: bool) -> Tensor {
         let mut x = x.flatten(1, -1); // (B, inputs)
         for layer in &self.hidden {
             x = x.apply(layer).relu().dropout(self.dropout, train); // (B, hidden)
         }
-        x.apply(&self.out)
+        x
+    }
+}
+
+impl ModuleT for MlpClassifier {
+    /// `x`: (B, ...) images, flattened -> logits (B, classes).
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.last_hidden(x, train).apply(&self.out)
+    }
+}
+
+impl ImageClassifier for MlpClassifier {
+    fn features(&self, x: &Tensor) -> Tensor {
+        self.last_hidden(x, false)
     }
 }

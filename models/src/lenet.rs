@@ -1,6 +1,7 @@
 //! LeNet-5 (LeCun et al. 1998) as it is usually trained today: ReLU instead of scaled tanh, max-pooling instead
 //! of trainable subsampling, a full C3 connection table, and dropout before the last two layers.
 
+use crate::ImageClassifier;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -30,13 +31,26 @@ impl LeNet5 {
     }
 }
 
-impl ModuleT for LeNet5 {
-    /// `x`: (B, 1, 28, 28) in [0, 1] -> logits (B, classes).
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+impl LeNet5 {
+    /// The activations before the last layer (B, 84).
+    fn penultimate(&self, x: &Tensor, train: bool) -> Tensor {
         let x = x.apply(&self.conv1).relu().max_pool2d_default(2); // (B, 6, 14, 14)
         let x = x.apply(&self.conv2).relu().max_pool2d_default(2); // (B, 16, 5, 5)
         let x = x.flatten(1, -1).apply(&self.fc1).relu(); // (B, 120)
-        let x = x.dropout(self.dropout, train).apply(&self.fc2).relu(); // (B, 84)
-        x.dropout(self.dropout, train).apply(&self.fc3) // (B, classes)
+        x.dropout(self.dropout, train).apply(&self.fc2).relu() // (B, 84)
+    }
+}
+
+impl ModuleT for LeNet5 {
+    /// `x`: (B, 1, 28, 28) in [0, 1] -> logits (B, classes).
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.penultimate(x, train).dropout(self.dropout, train).apply(&self.fc3)
+        // (B, classes)
+    }
+}
+
+impl ImageClassifier for LeNet5 {
+    fn features(&self, x: &Tensor) -> Tensor {
+        self.penultimate(x, false)
     }
 }

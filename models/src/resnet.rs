@@ -3,6 +3,7 @@
 //! classifier. Shortcuts that change shape are 1x1 convolutions with batch norm (option B). With 3 blocks per stage
 //! it is ResNet-20: 0.27M parameters.
 
+use crate::ImageClassifier;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -79,13 +80,26 @@ impl ResNet {
     }
 }
 
-impl ModuleT for ResNet {
-    /// `x`: (B, C, H, W) -> logits (B, classes). For 28x28 inputs: 16x28x28, 32x14x14, 64x7x7, then pooled.
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+impl ResNet {
+    /// The pooled activations before the classifier (B, 64).
+    fn pooled(&self, x: &Tensor, train: bool) -> Tensor {
         let mut x = x.apply(&self.stem).apply_t(&self.stem_bn, train).relu(); // (B, 16, H, W)
         for block in &self.blocks {
             x = x.apply_t(block, train);
         }
-        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc) // (B, 64) -> (B, classes)
+        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1) // (B, 64)
+    }
+}
+
+impl ModuleT for ResNet {
+    /// `x`: (B, C, H, W) -> logits (B, classes). For 28x28 inputs: 16x28x28, 32x14x14, 64x7x7, then pooled.
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.pooled(x, train).apply(&self.fc) // (B, classes)
+    }
+}
+
+impl ImageClassifier for ResNet {
+    fn features(&self, x: &Tensor) -> Tensor {
+        self.pooled(x, false)
     }
 }

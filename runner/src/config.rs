@@ -23,6 +23,12 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ("supervised", "char-lstm", include_str!("../../presets/supervised/char-lstm.toml")),
     ("supervised", "seq2seq-addition", include_str!("../../presets/supervised/seq2seq-addition.toml")),
     ("supervised", "seq2seq-dates", include_str!("../../presets/supervised/seq2seq-dates.toml")),
+    ("generative", "fashion-vae", include_str!("../../presets/generative/fashion-vae.toml")),
+    ("generative", "mnist-vae", include_str!("../../presets/generative/mnist-vae.toml")),
+    ("generative", "fashion-dcgan", include_str!("../../presets/generative/fashion-dcgan.toml")),
+    ("generative", "mnist-dcgan", include_str!("../../presets/generative/mnist-dcgan.toml")),
+    ("generative", "fashion-ddpm", include_str!("../../presets/generative/fashion-ddpm.toml")),
+    ("generative", "mnist-ddpm", include_str!("../../presets/generative/mnist-ddpm.toml")),
     ("rlhf", "default", include_str!("../../presets/rlhf/default.toml")),
     ("rlhf", "tiny", include_str!("../../presets/rlhf/tiny.toml")),
     ("rlhf", "gpu", include_str!("../../presets/rlhf/gpu.toml")),
@@ -105,6 +111,13 @@ mod tests {
             if *algo == "rlhf" {
                 let config: rlx_agents::rlhf::RlhfConfig = from_table(table, "rlhf").unwrap();
                 config.validate().unwrap();
+                continue;
+            }
+            if *algo == "generative" {
+                let mut table = table;
+                table.insert("task".into(), toml::Value::String(name.to_string()));
+                crate::generative::GenerativeConfig::from_table(table).unwrap();
+                assert!(crate::generative::TASKS.contains(name));
                 continue;
             }
             if *algo == "supervised" {

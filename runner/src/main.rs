@@ -7,13 +7,16 @@
 //! rlx record RUN_DIR [--episodes N] [--out FILE.gif] [--stochastic] [--epsilon E] [--seed N] [--device cpu|cuda]
 //! rlx supervised TASK [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
 //! rlx supervised --resume RUN_DIR | rlx supervised eval RUN_DIR
+//! rlx generative TASK [...] | rlx generative --resume RUN_DIR | rlx generative sample|eval RUN_DIR
 //! rlx rlhf pretrain [--preset NAME] [--set section.key=value]... | rlx rlhf --resume RUN_DIR | rlx rlhf sample RUN_DIR
 //! rlx info [--device auto|cpu|cuda]
 //! ```
 
 mod config;
 mod envs;
+mod epochs;
 mod eval;
+mod generative;
 mod info;
 mod record;
 mod rlhf;
@@ -63,6 +66,9 @@ enum Command {
     /// Train a supervised model (mnist-mlp, mnist-lenet, fashion-lenet, fashion-resnet, char-lstm,
     /// seq2seq-addition, seq2seq-dates), resume one, or use one (`eval`, `sample`, `translate` RUN_DIR).
     Supervised(supervised::SupervisedArgs),
+    /// Train a generative model of images (fashion-vae, -dcgan, -ddpm; mnist-vae, -dcgan, -ddpm), resume one, or use one (`sample`, `eval`
+    /// RUN_DIR).
+    Generative(generative::GenerativeArgs),
     /// The RLHF pipeline on Shakespeare: pretrain a GPT (presets/rlhf/), resume it, or sample from it.
     Rlhf(rlhf::RlhfArgs),
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
@@ -103,6 +109,7 @@ fn main() -> ExitCode {
         Command::Eval { run_dir, episodes, play } => eval::run(&run_dir, &play.with_episodes(episodes)),
         Command::Record { run_dir, episodes, out, play } => record::run(&run_dir, out, &play.with_episodes(episodes)),
         Command::Supervised(args) => supervised::run(args),
+        Command::Generative(args) => generative::run(args),
         Command::Rlhf(args) => rlhf::run(args),
         Command::Info { device } => info::run(device),
     };

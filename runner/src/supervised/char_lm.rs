@@ -179,7 +179,11 @@ impl CharLm {
             let loss = sequence_loss(&logits, &targets, tch::Reduction::Mean, -100);
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
-            let Some(value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else { continue };
+            let Some(value) =
+                update.apply(&mut self.optimizer, &loss, "cross-entropy loss", &mut self.progress, logger)?
+            else {
+                continue;
+            };
             losses.add(value);
             let chars = losses.count() as f64 * (self.config.batch_size * self.config.bptt) as f64;
             let rate = chars / started.elapsed().as_secs_f64().max(1e-9);

@@ -12,11 +12,11 @@ use rlx_agents::device::DeviceChoice;
 use rlx_agents::guard;
 use rlx_agents::logger::Logger;
 use rlx_models::data::{self, EpochBatches, ImageSet, Split};
-use rlx_models::{AdamConfig, LeNet5, MlpClassifier, Optimizer, ResNet, Rule, SgdConfig};
+use rlx_models::{AdamConfig, ImageClassifier, LeNet5, MlpClassifier, Optimizer, ResNet, Rule, SgdConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
-use tch::nn::{self, ModuleT};
+use tch::nn;
 use tch::{Device, Tensor};
 
 /// Every field has a default; presets (presets/supervised/<task>.toml) set what their task needs.
@@ -153,10 +153,19 @@ pub struct Evaluation {
     pub confusion: Vec<Vec<u64>>,
 }
 
+/// The network `config` names, for `pixels`-pixel grey images and `classes` classes.
+pub fn network(config: &ClassifyConfig, root: &nn::Path, pixels: i64, classes: i64) -> Box<dyn ImageClassifier> {
+    match config.model.as_str() {
+        "mlp" => Box::new(MlpClassifier::new(root, pixels, &config.hidden, classes, config.dropout)),
+        "lenet" => Box::new(LeNet5::new(root, classes, config.dropout)),
+        _ => Box::new(ResNet::new(root, 1, classes, config.resnet_blocks)),
+    }
+}
+
 pub struct Classifier {
     pub config: ClassifyConfig,
     pub vs: nn::VarStore,
-    model: Box<dyn ModuleT>,
+    model: Box<dyn ImageClassifier>,
     pub(super) optimizer: Optimizer,
     /// The training and held-out images, shared with the batch loader's thread (no copy per epoch).
     pub train: Arc<ImageSet>,
@@ -174,11 +183,7 @@ impl Classifier {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let pixels = (data.train.rows * data.train.cols) as i64;
-        let model: Box<dyn ModuleT> = match config.model.as_str() {
-            "mlp" => Box::new(MlpClassifier::new(&root, pixels, &config.hidden, classes, config.dropout)),
-            "lenet" => Box::new(LeNet5::new(&root, classes, config.dropout)),
-            _ => Box::new(ResNet::new(&root, 1, classes, config.resnet_blocks)),
-        };
+        let model = network(&config, &root, pixels, classes);
         let rule = match config.optimizer.as_str() {
             "sgd" => Rule::Sgd(SgdConfig { momentum: config.momentum, nesterov: config.nesterov }),
             _ => Rule::Adam(AdamConfig::default()),
@@ -252,7 +257,9 @@ impl Classifier {
             );
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
-            let Some(loss_value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else {
+            let Some(loss_value) =
+                update.apply(&mut self.optimizer, &loss, "cross-entropy loss", &mut self.progress, logger)?
+            else {
                 continue;
             };
             losses.add(loss_value);

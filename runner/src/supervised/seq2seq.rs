@@ -208,7 +208,11 @@ impl Seq2SeqTrainer {
             let lr = self.learning_rate_at(self.progress.step);
             let clip = (self.config.max_grad_norm > 0.0).then_some(self.config.max_grad_norm);
             let update = Update { lr, max_grad_norm: clip, nan_policy: self.config.nan_policy };
-            let Some(value) = update.apply(&mut self.optimizer, &loss, &mut self.progress, logger)? else { continue };
+            let Some(value) =
+                update.apply(&mut self.optimizer, &loss, "cross-entropy loss", &mut self.progress, logger)?
+            else {
+                continue;
+            };
             losses.add(value);
             losses.report(logger, self.progress.step, self.config.log_interval, lr, |mean| {
                 format!("epoch {}  loss {mean:.4}", epoch + 1)
