@@ -93,9 +93,10 @@ impl Generator {
     }
 }
 
-/// Leaky ReLU with DCGAN's slope 0.2 (tch's `leaky_relu` has PyTorch's default 0.01 fixed): `max(x, 0.2 x)`.
+/// Leaky ReLU with DCGAN's slope 0.2. tch's `leaky_relu` has PyTorch's default 0.01 fixed, so this is PReLU with
+/// its one weight held at 0.2: a single fused op each way, where `max(x, 0.2 x)` took three (12% slower epochs).
 fn leaky_relu(x: &Tensor) -> Tensor {
-    x.maximum(&(x * 0.2))
+    x.prelu(&Tensor::from_slice(&[0.2f32]).to_device(x.device()))
 }
 
 #[derive(Debug)]
