@@ -3,7 +3,7 @@ in PyTorch eager (benchmarks/peers/generative_torch.py: same network, batch, opt
 N Fashion-MNIST training images (a folder of IDX files cut from the fetched set, so rlx reads the same images).
 Rounds alternate rlx then PyTorch; the medians are reported in results/generative_speed.md.
 
-usage: python generative_speed.py RLX_BINARY OUT.md [--models vae dcgan ddpm] [--images N ...] [--rounds R]
+usage: python generative_speed.py RLX_BINARY OUT.md [--models [vae dcgan ddpm]] [--rounds R]   (`--models` alone: the report from the kept records)
 """
 import argparse
 import csv
@@ -54,10 +54,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("rlx")
     parser.add_argument("out")
-    parser.add_argument("--models", nargs="+", default=["vae", "dcgan", "ddpm"], choices=["vae", "dcgan", "ddpm"])
+    parser.add_argument("--models", nargs="*", default=["vae", "dcgan", "ddpm"], choices=["vae", "dcgan", "ddpm"])
     parser.add_argument("--rounds", type=int, default=2)
+    # The kept records of earlier runs (results/generative_speed.json) keep the models not measured this time.
     args = parser.parse_args()
-    rows = []
+    kept_path = os.path.splitext(args.out)[0] + ".json"
+    kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             n = IMAGES[model]
@@ -73,25 +75,29 @@ def main():
                 print(f"== {model} round {round_ + 1}: PyTorch", file=sys.stderr)
                 their = torch_epoch(model, n)
                 theirs.append(their["seconds_per_epoch"])
-            rows.append({"model": model, "images": n, "rlx_s": statistics.median(ours),
-                         "torch_s": statistics.median(theirs), "rlx_loss": our_loss, "torch_loss": their["loss"],
-                         "rounds": args.rounds, "torch": their["torch"], "threads": their["threads"],
-                         "date": facts.now()})
+            kept[model] = {"model": model, "images": n, "rlx_s": statistics.median(ours),
+                           "torch_s": statistics.median(theirs), "rlx_loss": our_loss, "torch_loss": their["loss"],
+                           "rounds": args.rounds, "torch": their["torch"], "threads": their["threads"],
+                           "date": facts.now()}
+            with open(kept_path, "w") as f:
+                json.dump(kept, f, indent=1)
+                f.write("\n")
+    rows = [kept[m] for m in ["vae", "dcgan", "ddpm"] if m in kept]
     lines = [
         "# Generative models: rlx vs PyTorch eager, seconds per training epoch",
         "",
-        f"`scripts/bench generative-speed` (= `benchmarks/generative_speed.py --rounds {args.rounds}`), "
-        f"{facts.machine()}, CPU only. PyTorch {rows[0]['torch']} with {rows[0]['threads']} threads, rlx on the same "
+        f"`scripts/bench generative-speed` (= `benchmarks/generative_speed.py`), {facts.machine()}, CPU only, each "
+        "model measured on the date shown (rounds: its column). PyTorch {rows[0]['torch']} with {rows[0]['threads']} threads, rlx on the same "
         "LibTorch. Each round trains one epoch of the preset's network over the first N Fashion-MNIST training "
         "images, rlx then PyTorch (benchmarks/peers/generative_torch.py: the same network, batch, optimizer and "
         "update); medians over the rounds. The loss is the epoch's mean training loss (VAE: negative ELBO, nats; "
         "DCGAN: the generator's; DDPM: noise MSE) from different random draws on each side.",
         "",
-        "| model | images / epoch | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx loss | PyTorch loss | measured |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| model | images / epoch | rounds | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx loss | PyTorch loss | measured |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['images']} | {r['rlx_s']:.2f} | {r['torch_s']:.2f} | "
+        lines.append(f"| {r['model']} | {r['images']} | {r['rounds']} | {r['rlx_s']:.2f} | {r['torch_s']:.2f} | "
                      f"**{r['torch_s'] / r['rlx_s']:.2f}x** | {r['rlx_loss']:.4f} | {r['torch_loss']:.4f} | {r['date']} |")
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
