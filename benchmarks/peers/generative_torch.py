@@ -1,4 +1,5 @@
-"""PyTorch eager peers of rlx's generative models, for `scripts/bench generative-speed`: the same networks
+"""PyTorch eager peers of rlx's generative models, for `scripts/bench generative-speed` (and the networks that
+models/tests/reference_generative.py checks rlx's against): the same networks
 (models/src/vae.rs, dcgan.rs, unet.rs + ddpm.rs), data, batch, optimizer and update as rlx's presets
 (presets/generative/fashion-*.toml), trained for one epoch over the first N Fashion-MNIST training images.
 Prints {"model", "seconds_per_epoch", "loss", "torch", "threads"} as JSON.
@@ -30,17 +31,24 @@ def fashion_train(n):
 
 
 class Vae(nn.Module):
+    """rlx's MLP VAE (models/src/vae.rs) with a Bernoulli decoder."""
+
     def __init__(self, hidden=400, latent=20):
         super().__init__()
         self.enc_fc, self.enc_mu, self.enc_log_var = nn.Linear(784, hidden), nn.Linear(hidden, latent), nn.Linear(hidden, latent)
         self.dec_fc, self.dec_out = nn.Linear(latent, hidden), nn.Linear(hidden, 784)
 
-    def loss(self, x):
+    def encode(self, x):
         h = F.relu(self.enc_fc(x.flatten(1)))
-        mu, log_var = self.enc_mu(h), self.enc_log_var(h)
+        return self.enc_mu(h), self.enc_log_var(h)
+
+    def decode_logits(self, z):
+        return self.dec_out(F.relu(self.dec_fc(z))).view(-1, 1, 28, 28)
+
+    def loss(self, x):
+        mu, log_var = self.encode(x)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
-        logits = self.dec_out(F.relu(self.dec_fc(z))).view(-1, 1, 28, 28)
-        reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+        reconstruction = F.binary_cross_entropy_with_logits(self.decode_logits(z), x, reduction="none").flatten(1).sum(1)
         kl = 0.5 * (mu ** 2 + log_var.exp() - log_var - 1).sum(1)
         return (reconstruction + kl).mean()
 

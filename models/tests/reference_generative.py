@@ -9,9 +9,16 @@ holds the numbers.
 """
 import math
 
+import os
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# The MLP VAE, DCGAN and the U-Net as the PyTorch speed peer defines them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../benchmarks/peers"))
+from generative_torch import Discriminator, Generator, UNet, Vae as MlpVae  # noqa: E402
 
 
 def fill(model):
@@ -32,20 +39,6 @@ def noise(batch, latent):
     b, z = torch.meshgrid(torch.arange(batch, dtype=torch.float64), torch.arange(latent, dtype=torch.float64),
                           indexing="ij")
     return torch.sin(0.5 * b + 0.3 * z).float()
-
-
-class MlpVae(nn.Module):
-    def __init__(self, hidden=32, latent=5):
-        super().__init__()
-        self.enc_fc, self.enc_mu, self.enc_log_var = nn.Linear(784, hidden), nn.Linear(hidden, latent), nn.Linear(hidden, latent)
-        self.dec_fc, self.dec_out = nn.Linear(latent, hidden), nn.Linear(hidden, 784)
-
-    def encode(self, x):
-        h = F.relu(self.enc_fc(x.flatten(1)))
-        return self.enc_mu(h), self.enc_log_var(h)
-
-    def decode_logits(self, z):
-        return self.dec_out(F.relu(self.dec_fc(z))).view(-1, 1, 28, 28)
 
 
 class ConvVae(nn.Module):
@@ -79,88 +72,15 @@ def elbo_terms(model, x, eps, likelihood="bernoulli", sigma=0.1):
     return reconstruction.mean().item(), kl.mean().item()
 
 
-class Generator(nn.Module):
-    def __init__(self, latent=5, width=8):
-        super().__init__()
-        self.project = nn.ConvTranspose2d(latent, 2 * width, 7, bias=False)
-        self.bn1 = nn.BatchNorm2d(2 * width)
-        self.up1 = nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.up2 = nn.ConvTranspose2d(width, 1, 4, 2, 1)
-
-    def forward(self, z):
-        x = F.relu(self.bn1(self.project(z.view(len(z), -1, 1, 1))))
-        return torch.tanh(self.up2(F.relu(self.bn2(self.up1(x)))))
-
-
-class Discriminator(nn.Module):
-    def __init__(self, width=8):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, width, 4, 2, 1)
-        self.conv2 = nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(2 * width)
-        self.head = nn.Conv2d(2 * width, 1, 7)
-
-    def forward(self, x):
-        x = F.leaky_relu(self.conv1(x), 0.2)
-        return self.head(F.leaky_relu(self.bn2(self.conv2(x)), 0.2)).view(-1)
-
-
-def group_norm(channels):
-    return nn.GroupNorm(next(g for g in range(8, 0, -1) if channels % g == 0), channels)
-
-
-class ResBlock(nn.Module):
-    def __init__(self, cin, cout, embed):
-        super().__init__()
-        self.norm1, self.conv1 = group_norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
-        self.step = nn.Linear(embed, cout)
-        self.norm2, self.conv2 = group_norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
-
-    def forward(self, x, e):
-        h = self.conv1(F.silu(self.norm1(x))) + self.step(e)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        return h + (self.skip(x) if self.skip is not None else x)
-
-
-class UNet(nn.Module):
-    def __init__(self, c=8):
-        super().__init__()
-        self.c, e = c, 4 * c
-        self.embed_fc1, self.embed_fc2 = nn.Linear(c, e), nn.Linear(e, e)
-        self.conv_in = nn.Conv2d(1, c, 3, padding=1)
-        self.down0, self.pool0 = ResBlock(c, c, e), nn.Conv2d(c, c, 3, 2, 1)
-        self.down1, self.pool1 = ResBlock(c, 2 * c, e), nn.Conv2d(2 * c, 2 * c, 3, 2, 1)
-        self.down2, self.middle = ResBlock(2 * c, 2 * c, e), ResBlock(2 * c, 2 * c, e)
-        self.up2, self.unpool1 = ResBlock(4 * c, 2 * c, e), nn.Conv2d(2 * c, 2 * c, 3, padding=1)
-        self.up1, self.unpool0 = ResBlock(4 * c, 2 * c, e), nn.Conv2d(2 * c, 2 * c, 3, padding=1)
-        self.up0 = ResBlock(3 * c, c, e)
-        self.norm_out, self.conv_out = group_norm(c), nn.Conv2d(c, 1, 3, padding=1)
-
-    def forward(self, x, t):
-        half = self.c // 2
-        frequencies = torch.exp(torch.arange(half) * (-math.log(10000) / (half - 1)))
-        angles = t.float()[:, None] * frequencies[None]
-        e = self.embed_fc2(F.silu(self.embed_fc1(torch.cat([angles.sin(), angles.cos()], 1))))
-        h1 = self.down0(self.conv_in(x), e)
-        h2 = self.down1(self.pool0(h1), e)
-        h3 = self.down2(self.pool1(h2), e)
-        u2 = self.up2(torch.cat([self.middle(h3, e), h3], 1), e)
-        u1 = self.up1(torch.cat([self.unpool1(F.interpolate(u2, scale_factor=2.0)), h2], 1), e)
-        u0 = self.up0(torch.cat([self.unpool0(F.interpolate(u1, scale_factor=2.0)), h1], 1), e)
-        return self.conv_out(F.silu(self.norm_out(u0)))
-
-
 torch.manual_seed(0)
 x, eps = images(), noise(4, 5)
-for name, model, likelihood in [("mlp", MlpVae(), "bernoulli"), ("conv", ConvVae(), "bernoulli"),
-                                ("mlp_gaussian", MlpVae(), "gaussian")]:
+for name, model, likelihood in [("mlp", MlpVae(32, 5), "bernoulli"), ("conv", ConvVae(), "bernoulli"),
+                                ("mlp_gaussian", MlpVae(32, 5), "gaussian")]:
     fill(model)
     reconstruction, kl = elbo_terms(model, x, eps, likelihood)
     print(f"{name}: reconstruction {reconstruction:.6f} kl {kl:.7f}")
 
-generator, discriminator = Generator(), Discriminator()
+generator, discriminator = Generator(5, 8), Discriminator(8)
 fill(generator)
 fill(discriminator)
 fake = generator(eps)
@@ -171,7 +91,7 @@ d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 g_loss = F.softplus(-fake_logits).mean()
 hinge_d = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 print(f"dcgan losses: d {d_loss.item():.7f} g {g_loss.item():.7f} hinge d {hinge_d.item():.7f} hinge g {-fake_logits.mean().item():.7f}")
-unet = UNet()
+unet = UNet(8, 0.0)
 fill(unet)
 predicted = unet(x * 2 - 1, torch.tensor([0, 10, 500, 999]))
 print(f"unet: mean {predicted.mean().item():.7f} abs mean {predicted.abs().mean().item():.7f} "

@@ -203,6 +203,29 @@ impl EpochLoss {
     }
 }
 
+/// The [`Trainer`] methods every trainer forwards to its own fields and inherent methods of the same names
+/// (`config.task`, `config.epochs`, `progress`, `total_steps`, `train_epoch`).
+macro_rules! trainer_basics {
+    ($ty:ty) => {
+        fn task(&self) -> &str {
+            &self.config.task
+        }
+        fn epochs(&self) -> usize {
+            self.config.epochs
+        }
+        fn progress(&self) -> $crate::epochs::Progress {
+            self.progress
+        }
+        fn total_steps(&self) -> u64 {
+            <$ty>::total_steps(self)
+        }
+        fn train_epoch(&mut self, logger: &mut rlx_agents::logger::Logger) -> anyhow::Result<Option<f64>> {
+            <$ty>::train_epoch(self, logger)
+        }
+    };
+}
+pub(crate) use trainer_basics;
+
 /// What the epoch loop needs of a task.
 pub trait Trainer {
     fn task(&self) -> &str;

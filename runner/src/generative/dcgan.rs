@@ -5,8 +5,10 @@
 //! from a fixed set of latents shows progress.
 
 use super::fid::sample_of;
-use super::{fid_if_due, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric};
-use crate::epochs::{scheduled_lr, seed_epoch, EpochLoss, Progress, Trainer, Update};
+use super::{
+    fid_if_due, image_generator_basics, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric,
+};
+use crate::epochs::{scheduled_lr, seed_epoch, trainer_basics, EpochLoss, Progress, Trainer, Update};
 use anyhow::Result;
 use rlx_agents::checkpoint;
 use rlx_agents::logger::Logger;
@@ -146,18 +148,7 @@ impl GanTrainer {
 }
 
 impl Trainer for GanTrainer {
-    fn task(&self) -> &str {
-        &self.config.task
-    }
-    fn epochs(&self) -> usize {
-        self.config.epochs
-    }
-    fn progress(&self) -> Progress {
-        self.progress
-    }
-    fn total_steps(&self) -> u64 {
-        GanTrainer::total_steps(self)
-    }
+    trainer_basics!(GanTrainer);
     fn describe(&self) -> String {
         let parameters = |vs: &nn::VarStore| vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>();
         format!(
@@ -170,9 +161,6 @@ impl Trainer for GanTrainer {
             self.train.len(),
             self.test.len()
         )
-    }
-    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        GanTrainer::train_epoch(self, logger)
     }
     fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
         let mut metrics = vec![
@@ -215,19 +203,5 @@ impl Trainer for GanTrainer {
 }
 
 impl ImageGenerator for GanTrainer {
-    fn config(&self) -> &GenerativeConfig {
-        &self.config
-    }
-    fn sample(&self, n: i64, seed: u64) -> Tensor {
-        GanTrainer::sample(self, n, seed)
-    }
-    fn metric(&self) -> Option<&Metric> {
-        self.metric.as_ref()
-    }
-    fn train_set(&self) -> &ImageSet {
-        &self.train
-    }
-    fn test_set(&self) -> &ImageSet {
-        &self.test
-    }
+    image_generator_basics!(GanTrainer);
 }

@@ -107,7 +107,8 @@ pub struct GenerativeConfig {
     pub diffusion_steps: usize,
     /// DDPM: `linear` (1e-4 to 0.02, Ho et al.) or `cosine` (Nichol & Dhariwal).
     pub beta_schedule: BetaSchedule,
-    /// DDPM: the weights' moving average that samples, `average = decay average + (1 - decay) weights` (0.999).
+    /// DDPM: the weights' moving average that samples, `average = decay average + (1 - decay) weights` (0.999;
+    /// warmed up as `min(ema_decay, (1 + step) / (10 + step))`).
     pub ema_decay: f64,
     /// DDPM: `ddim` (deterministic jumps over `ddim_steps` of the T steps) or `ancestral` (all T, as DDPM).
     pub sampler: String,
@@ -288,6 +289,29 @@ pub trait ImageGenerator: Trainer {
         Vec::new()
     }
 }
+
+/// The [`ImageGenerator`] methods every model forwards to its fields (`config`, `metric`, `train`, `test`) and its
+/// inherent `sample`.
+macro_rules! image_generator_basics {
+    ($ty:ty) => {
+        fn config(&self) -> &GenerativeConfig {
+            &self.config
+        }
+        fn sample(&self, n: i64, seed: u64) -> tch::Tensor {
+            <$ty>::sample(self, n, seed)
+        }
+        fn metric(&self) -> Option<&Metric> {
+            self.metric.as_ref()
+        }
+        fn train_set(&self) -> &rlx_models::data::ImageSet {
+            &self.train
+        }
+        fn test_set(&self) -> &rlx_models::data::ImageSet {
+            &self.test
+        }
+    };
+}
+use image_generator_basics;
 
 /// The Fréchet distance of `fid_samples` generated images to the held-out set, when the metric is on.
 pub fn fid(model: &dyn ImageGenerator) -> Option<f64> {

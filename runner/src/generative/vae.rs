@@ -6,8 +6,12 @@
 
 use super::fid::{images_of, sample_of};
 use super::grid::write_grid;
-use super::{fid_if_due, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric};
-use crate::epochs::{load_checkpoint, save_checkpoint, scheduled_lr, seed_epoch, EpochLoss, Progress, Trainer, Update};
+use super::{
+    fid_if_due, image_generator_basics, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric,
+};
+use crate::epochs::{
+    load_checkpoint, save_checkpoint, scheduled_lr, seed_epoch, trainer_basics, EpochLoss, Progress, Trainer, Update,
+};
 use anyhow::Result;
 use rlx_agents::logger::Logger;
 use rlx_models::data::{EpochBatches, ImageSet};
@@ -186,18 +190,7 @@ impl VaeTrainer {
 }
 
 impl Trainer for VaeTrainer {
-    fn task(&self) -> &str {
-        &self.config.task
-    }
-    fn epochs(&self) -> usize {
-        self.config.epochs
-    }
-    fn progress(&self) -> Progress {
-        self.progress
-    }
-    fn total_steps(&self) -> u64 {
-        VaeTrainer::total_steps(self)
-    }
+    trainer_basics!(VaeTrainer);
     fn describe(&self) -> String {
         format!(
             "{:?} VAE, latent {}, {:?} decoder, {} parameters: {} training / {} held-out images",
@@ -208,9 +201,6 @@ impl Trainer for VaeTrainer {
             self.train.len(),
             self.test.len()
         )
-    }
-    fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        VaeTrainer::train_epoch(self, logger)
     }
     fn evaluate(&mut self) -> Vec<(&'static str, f64)> {
         VaeTrainer::evaluate(self)
@@ -233,21 +223,7 @@ impl Trainer for VaeTrainer {
 }
 
 impl ImageGenerator for VaeTrainer {
-    fn config(&self) -> &GenerativeConfig {
-        &self.config
-    }
-    fn sample(&self, n: i64, seed: u64) -> Tensor {
-        VaeTrainer::sample(self, n, seed)
-    }
-    fn metric(&self) -> Option<&Metric> {
-        self.metric.as_ref()
-    }
-    fn train_set(&self) -> &ImageSet {
-        &self.train
-    }
-    fn test_set(&self) -> &ImageSet {
-        &self.test
-    }
+    image_generator_basics!(VaeTrainer);
     fn eval_lines(&self) -> Vec<String> {
         let (loss, reconstruction, kl) = self.test_elbo();
         let bits = loss / (784.0 * std::f64::consts::LN_2);

@@ -28,7 +28,6 @@ use anyhow::{bail, Context, Result};
 use char_lm::{CharLm, CharLmConfig};
 use classify::{Classifier, ClassifyConfig};
 use rlx_agents::device::DeviceChoice;
-use rlx_agents::logger::Logger;
 use seq2seq::{Seq2SeqTaskConfig, Seq2SeqTrainer};
 use std::path::{Path, PathBuf};
 
@@ -209,24 +208,10 @@ pub fn sequence_loss(
     logits.reshape([-1, vocab]).cross_entropy_loss::<tch::Tensor>(&targets.reshape([-1]), None, reduction, ignore, 0.0)
 }
 
-/// The [`Trainer`] methods every task forwards to its own inherent ones of the same names.
+/// The [`Trainer`] methods every supervised task shares: the basics, and a checkpoint of one network and optimizer.
 macro_rules! forward_trainer_basics {
     ($ty:ty) => {
-        fn task(&self) -> &str {
-            &self.config.task
-        }
-        fn epochs(&self) -> usize {
-            self.config.epochs
-        }
-        fn progress(&self) -> Progress {
-            self.progress
-        }
-        fn total_steps(&self) -> u64 {
-            <$ty>::total_steps(self)
-        }
-        fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-            <$ty>::train_epoch(self, logger)
-        }
+        crate::epochs::trainer_basics!($ty);
         fn save(&self, path: &Path) -> Result<()> {
             save_checkpoint(path, &self.vs, &self.optimizer, "supervised", &self.config.task, &self.progress)
         }
