@@ -65,6 +65,17 @@ impl Update {
 }
 
 impl Progress {
+    /// A checkpoint's state: who wrote it (`algo`, and the task as `env_id`) and these counters.
+    pub fn state(&self, algo: &str, task: &str) -> serde_json::Value {
+        serde_json::json!({
+            "algo": algo,
+            "env_id": task,
+            "epoch": self.epoch,
+            "step": self.step,
+            "skipped_updates": self.skipped_updates,
+        })
+    }
+
     /// The counters a checkpoint's state holds (`epoch`, `step`, `skipped_updates`); `path` names it in errors.
     pub fn from_state(path: &Path, state: &serde_json::Value) -> Result<Progress> {
         let number = |key: &str| {
@@ -94,14 +105,7 @@ pub fn save_checkpoint(
     task: &str,
     progress: &Progress,
 ) -> Result<()> {
-    let state = serde_json::json!({
-        "algo": algo,
-        "env_id": task,
-        "epoch": progress.epoch,
-        "step": progress.step,
-        "skipped_updates": progress.skipped_updates,
-    });
-    Ok(checkpoint::save_trained(path, vs, optimizer, state)?)
+    Ok(checkpoint::save_trained(path, vs, optimizer, progress.state(algo, task))?)
 }
 
 /// Restores what [`save_checkpoint`] wrote into `vs` and `optimizer`; a checkpoint of another task or network is

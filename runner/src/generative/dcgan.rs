@@ -172,13 +172,7 @@ impl Trainer for GanTrainer {
         metrics
     }
     fn save(&self, path: &Path) -> Result<()> {
-        let state = serde_json::json!({
-            "algo": "generative",
-            "env_id": self.config.task,
-            "epoch": self.progress.epoch,
-            "step": self.progress.step,
-            "skipped_updates": self.progress.skipped_updates,
-        });
+        let state = self.progress.state("generative", &self.config.task);
         let parts = [
             ("generator", &self.generator_vs, Some(&self.generator_optimizer)),
             ("discriminator", &self.discriminator_vs, Some(&self.discriminator_optimizer)),

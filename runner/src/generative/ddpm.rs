@@ -179,13 +179,7 @@ impl Trainer for DdpmTrainer {
         metrics
     }
     fn save(&self, path: &Path) -> Result<()> {
-        let state = serde_json::json!({
-            "algo": "generative",
-            "env_id": self.config.task,
-            "epoch": self.progress.epoch,
-            "step": self.progress.step,
-            "skipped_updates": self.progress.skipped_updates,
-        });
+        let state = self.progress.state("generative", &self.config.task);
         let parts = [("", &self.vs, Some(&self.optimizer)), ("ema", &self.ema_vs, None)];
         Ok(checkpoint::save_trained_parts(path, &parts, state)?)
     }
