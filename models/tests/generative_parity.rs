@@ -2,28 +2,16 @@
 //! parameter filled from its name by the rule `reference_generative.py` uses, and a fixed batch with fixed noise
 //! compared with the numbers that script printed (PyTorch 2.11.0).
 
+mod common;
+
+use common::{fill, grey_batch};
 use rlx_models::{Discriminator, GanLoss, Generator, Likelihood, UNet, UNetConfig, Vae, VaeArch, VaeConfig};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
-/// `value[k] = 0.05 sin(0.37 k + 0.013 * sum of the name's bytes)`, as the script fills them.
-fn fill(vs: &nn::VarStore) {
-    tch::no_grad(|| {
-        for (name, mut p) in vs.variables() {
-            if !p.requires_grad() {
-                continue; // batch-norm statistics keep their defaults, as in PyTorch
-            }
-            let salt = 0.013 * name.bytes().map(|b| b as f64).sum::<f64>();
-            let k = Tensor::arange(p.numel() as i64, (Kind::Double, Device::Cpu));
-            p.copy_(&((k * 0.37 + salt).sin() * 0.05).reshape(p.size()).to_kind(Kind::Float));
-        }
-    });
-}
-
-/// (4, 1, 28, 28) grey levels `(i mod 17) / 17`, and noise `eps[b][z] = sin(0.5 b + 0.3 z)` (4, 5).
+/// The grey batch, and noise `eps[b][z] = sin(0.5 b + 0.3 z)` (4, 5).
 fn batch() -> (Tensor, Tensor) {
-    let i = Tensor::arange(4 * 784, (Kind::Double, Device::Cpu));
-    let x = (i.remainder(17) / 17).reshape([4, 1, 28, 28]).to_kind(Kind::Float);
+    let x = grey_batch();
     let b = Tensor::arange(4, (Kind::Double, Device::Cpu)).view([4, 1]);
     let z = Tensor::arange(5, (Kind::Double, Device::Cpu)).view([1, 5]);
     (x, (b * 0.5 + z * 0.3).sin().to_kind(Kind::Float))

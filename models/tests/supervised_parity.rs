@@ -2,29 +2,16 @@
 //! parameter filled from its name by the rule `reference_supervised.py` uses, and a fixed batch's output shape and
 //! mean cross-entropy (training mode, dropout 0) compared with the numbers that script printed (PyTorch 2.11.0).
 
+mod common;
+
+use common::{fill, grey_batch};
 use rlx_models::{Attention, CharLstm, CharLstmConfig, LeNet5, MlpClassifier, ResNet, Seq2Seq, Seq2SeqConfig};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
-/// `value[k] = 0.05 sin(0.37 k + 0.013 * sum of the name's bytes)`, as the script fills them.
-fn fill(vs: &nn::VarStore) {
-    tch::no_grad(|| {
-        for (name, mut p) in vs.variables() {
-            if !p.requires_grad() {
-                continue; // batch-norm statistics keep their defaults, as in PyTorch
-            }
-            let salt = 0.013 * name.bytes().map(|b| b as f64).sum::<f64>();
-            let k = Tensor::arange(p.numel() as i64, (Kind::Double, Device::Cpu));
-            let values = ((k * 0.37 + salt).sin() * 0.05).reshape(p.size()).to_kind(Kind::Float);
-            p.copy_(&values);
-        }
-    });
-}
-
+/// The grey batch and labels 0..4.
 fn images() -> (Tensor, Tensor) {
-    let i = Tensor::arange(4 * 784, (Kind::Double, Device::Cpu));
-    let x = (i.remainder(17) / 17).reshape([4, 1, 28, 28]).to_kind(Kind::Float);
-    (x, Tensor::arange(4, (Kind::Int64, Device::Cpu)).remainder(10))
+    (grey_batch(), Tensor::arange(4, (Kind::Int64, Device::Cpu)).remainder(10))
 }
 
 fn check(name: &str, logits: &Tensor, targets: &Tensor, shape: &[i64], want: f64) {

@@ -8,11 +8,11 @@ use super::fid::sample_of;
 use super::{
     fid_if_due, image_generator_basics, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric,
 };
-use crate::epochs::{scheduled_lr, seed_epoch, trainer_basics, EpochLoss, Progress, Trainer, Update};
+use crate::epochs::{trainer_basics, EpochLoss, Progress, Trainer};
 use anyhow::Result;
 use rlx_agents::checkpoint;
 use rlx_agents::logger::Logger;
-use rlx_models::data::{EpochBatches, ImageSet};
+use rlx_models::data::ImageSet;
 use rlx_models::{dcgan_init, AdamConfig, Discriminator, Generator, Optimizer, Rule};
 use std::path::Path;
 use std::sync::Arc;
@@ -66,15 +66,14 @@ impl GanTrainer {
     }
 
     pub fn total_steps(&self) -> u64 {
-        (self.train.len().div_ceil(self.config.batch_size) * self.config.epochs) as u64
+        self.config.total_steps(self.train.len())
     }
 
     /// One epoch; logs `train/loss_d`, `train/loss_g` and the discriminator's beliefs `train/d_real`,
     /// `train/d_fake` (means of sigmoid(logit)). Returns the generator's mean loss.
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        let (seed, epoch) = (self.config.seed, self.progress.epoch);
-        seed_epoch(seed, epoch);
-        let batches = EpochBatches::new(self.train.clone(), self.config.batch_size, Some((seed, epoch as u64)));
+        let epoch = self.progress.epoch;
+        let batches = self.config.epoch_batches(&self.train, epoch);
         let device = self.generator_vs.device();
         let total = self.total_steps();
         let loss = self.config.gan_loss;
@@ -84,14 +83,11 @@ impl GanTrainer {
             if rlx_agents::guard::interrupted() {
                 return Ok(None);
             }
-            let c = &self.config;
-            let lr = scheduled_lr(&c.lr_schedule, c.learning_rate, self.progress.step, total, epoch, c.epochs);
-            let clip = (c.max_grad_norm > 0.0).then_some(c.max_grad_norm);
-            let update = Update { lr, max_grad_norm: clip, nan_policy: c.nan_policy };
+            let update = self.config.update_at(self.progress.step, total, epoch);
             self.progress.step += 1;
             let step = self.progress.step;
             let real = images.to_device(device) * 2.0 - 1.0; // (B, 1, 28, 28) in [-1, 1]
-            let z = Tensor::randn([real.size()[0], c.latent], (Kind::Float, device)); // (B, Z)
+            let z = Tensor::randn([real.size()[0], self.config.latent], (Kind::Float, device)); // (B, Z)
             let fake = self.generator.forward_t(&z, true); // (B, 1, 28, 28)
 
             // Discriminator: real batch up, generated batch (detached: no generator gradient) down.
@@ -117,7 +113,7 @@ impl GanTrainer {
                 logger.scalar("train/d_fake", fake_belief / n, step);
             }
             discriminator_losses.report_as(logger, "train/loss_d", step, interval);
-            generator_losses.report_tagged(logger, "train/loss_g", step, interval, lr, |mean| {
+            generator_losses.report_tagged(logger, "train/loss_g", step, interval, update.lr, |mean| {
                 format!("epoch {}  loss_d {d:.3}  loss_g {mean:.3}", epoch + 1)
             });
         }

@@ -9,11 +9,11 @@ use super::fid::sample_of;
 use super::{
     fid_if_due, image_generator_basics, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric,
 };
-use crate::epochs::{scheduled_lr, seed_epoch, trainer_basics, EpochLoss, Progress, Trainer, Update};
+use crate::epochs::{trainer_basics, EpochLoss, Progress, Trainer};
 use anyhow::Result;
 use rlx_agents::checkpoint;
 use rlx_agents::logger::Logger;
-use rlx_models::data::{EpochBatches, ImageSet};
+use rlx_models::data::ImageSet;
 use rlx_models::{AdamConfig, Diffusion, Optimizer, Rule, UNet, UNetConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ impl DdpmTrainer {
     }
 
     pub fn total_steps(&self) -> u64 {
-        (self.train.len().div_ceil(self.config.batch_size) * self.config.epochs) as u64
+        self.config.total_steps(self.train.len())
     }
 
     /// `average = decay * average + (1 - decay) * live` after every update, with the usual warm-up
@@ -90,9 +90,8 @@ impl DdpmTrainer {
 
     /// One epoch; logs `train/loss` (the noise-prediction MSE).
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        let (seed, epoch) = (self.config.seed, self.progress.epoch);
-        seed_epoch(seed, epoch);
-        let batches = EpochBatches::new(self.train.clone(), self.config.batch_size, Some((seed, epoch as u64)));
+        let epoch = self.progress.epoch;
+        let batches = self.config.epoch_batches(&self.train, epoch);
         let device = self.vs.device();
         let total = self.total_steps();
         let mut losses = EpochLoss::default();
@@ -102,17 +101,14 @@ impl DdpmTrainer {
             }
             let x0 = images.to_device(device) * 2.0 - 1.0; // (B, 1, 28, 28) in [-1, 1]
             let loss = self.diffusion.loss(&x0, |x, t| self.model.forward_t(x, t, true));
-            let c = &self.config;
-            let lr = scheduled_lr(&c.lr_schedule, c.learning_rate, self.progress.step, total, epoch, c.epochs);
-            let clip = (c.max_grad_norm > 0.0).then_some(c.max_grad_norm);
-            let update = Update { lr, max_grad_norm: clip, nan_policy: c.nan_policy };
+            let update = self.config.update_at(self.progress.step, total, epoch);
             let name = "noise-prediction loss";
             let Some(value) = update.apply(&mut self.optimizer, &loss, name, &mut self.progress, logger)? else {
                 continue;
             };
             self.update_ema();
             losses.add(value);
-            losses.report(logger, self.progress.step, self.config.log_interval, lr, |mean| {
+            losses.report(logger, self.progress.step, self.config.log_interval, update.lr, |mean| {
                 format!("epoch {}  loss {mean:.4}", epoch + 1)
             });
         }

@@ -20,7 +20,7 @@ mod grid;
 pub mod vae;
 
 use crate::config;
-use crate::epochs::{run_epochs, EpochRun, Trainer};
+use crate::epochs::{run_epochs, scheduled_lr, seed_epoch, EpochRun, Trainer, Update};
 use crate::train::{RunOptions, CHECKPOINT_FILE, CONFIG_FILE};
 use anyhow::{bail, Context, Result};
 use dcgan::GanTrainer;
@@ -28,11 +28,12 @@ use ddpm::DdpmTrainer;
 use fid::{images_of, sample_of, FeatureExtractor};
 use rlx_agents::device::DeviceChoice;
 use rlx_agents::guard;
-use rlx_models::data::{self, Split};
+use rlx_models::data::{self, EpochBatches, Split};
 use rlx_models::frechet::FeatureStats;
 use rlx_models::{BetaSchedule, GanLoss, Likelihood, VaeArch};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tch::Tensor;
 use vae::VaeTrainer;
 
@@ -230,6 +231,26 @@ impl GenerativeConfig {
             bail!("binarize needs the bernoulli likelihood");
         }
         Ok(())
+    }
+
+    /// Optimizer steps over the whole run for a training set of `images` images.
+    pub fn total_steps(&self, images: usize) -> u64 {
+        (images.div_ceil(self.batch_size) * self.epochs) as u64
+    }
+
+    /// Seeds epoch `epoch` (a resumed epoch draws what the uninterrupted run drew) and returns its batches of
+    /// `train`, shuffled from `(seed, epoch)`.
+    pub fn epoch_batches(&self, train: &Arc<data::ImageSet>, epoch: usize) -> EpochBatches {
+        seed_epoch(self.seed, epoch);
+        EpochBatches::new(train.clone(), self.batch_size, Some((self.seed, epoch as u64)))
+    }
+
+    /// The update of optimizer step `step` of `total` (in epoch `epoch`): the scheduled learning rate, the
+    /// gradient clipping and the NaN policy.
+    pub fn update_at(&self, step: u64, total: u64, epoch: usize) -> Update {
+        let lr = scheduled_lr(&self.lr_schedule, self.learning_rate, step, total, epoch, self.epochs);
+        let max_grad_norm = (self.max_grad_norm > 0.0).then_some(self.max_grad_norm);
+        Update { lr, max_grad_norm, nan_policy: self.nan_policy }
     }
 
     pub fn from_table(table: toml::Table) -> Result<Self> {

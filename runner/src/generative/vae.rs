@@ -9,12 +9,10 @@ use super::grid::write_grid;
 use super::{
     fid_if_due, image_generator_basics, load_split, write_epoch_grid, GenerativeConfig, ImageGenerator, Metric,
 };
-use crate::epochs::{
-    load_checkpoint, save_checkpoint, scheduled_lr, seed_epoch, trainer_basics, EpochLoss, Progress, Trainer, Update,
-};
+use crate::epochs::{load_checkpoint, save_checkpoint, trainer_basics, EpochLoss, Progress, Trainer};
 use anyhow::Result;
 use rlx_agents::logger::Logger;
-use rlx_models::data::{EpochBatches, ImageSet};
+use rlx_models::data::ImageSet;
 use rlx_models::{AdamConfig, Optimizer, Rule, Vae, VaeConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -72,14 +70,13 @@ impl VaeTrainer {
     }
 
     pub fn total_steps(&self) -> u64 {
-        (self.train.len().div_ceil(self.config.batch_size) * self.config.epochs) as u64
+        self.config.total_steps(self.train.len())
     }
 
     /// One epoch; logs `train/loss` (the negative ELBO, nats per image) and `train/elbo`.
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
-        let (seed, epoch) = (self.config.seed, self.progress.epoch);
-        seed_epoch(seed, epoch);
-        let batches = EpochBatches::new(self.train.clone(), self.config.batch_size, Some((seed, epoch as u64)));
+        let epoch = self.progress.epoch;
+        let batches = self.config.epoch_batches(&self.train, epoch);
         let device = self.vs.device();
         let total = self.total_steps();
         let mut losses = EpochLoss::default();
@@ -92,10 +89,7 @@ impl VaeTrainer {
                 x = x.bernoulli();
             }
             let loss = self.model.elbo(&x).negative().mean(Kind::Float);
-            let c = &self.config;
-            let lr = scheduled_lr(&c.lr_schedule, c.learning_rate, self.progress.step, total, epoch, c.epochs);
-            let clip = (c.max_grad_norm > 0.0).then_some(c.max_grad_norm);
-            let update = Update { lr, max_grad_norm: clip, nan_policy: c.nan_policy };
+            let update = self.config.update_at(self.progress.step, total, epoch);
             let Some(value) = update.apply(&mut self.optimizer, &loss, "negative ELBO", &mut self.progress, logger)?
             else {
                 continue;
@@ -105,7 +99,7 @@ impl VaeTrainer {
             if step.is_multiple_of(self.config.log_interval as u64) {
                 logger.scalar("train/elbo", -value, step);
             }
-            losses.report(logger, step, self.config.log_interval, lr, |mean| {
+            losses.report(logger, step, self.config.log_interval, update.lr, |mean| {
                 format!("epoch {}  -elbo {mean:.2} nats", epoch + 1)
             });
         }
