@@ -24,7 +24,7 @@ use crate::schedule::Schedule;
 use crate::{AgentError, Result};
 use crossbeam_channel::Receiver;
 use rand::{Rng, SeedableRng};
-use rlx_envs::atari::FramePipeline;
+use rlx_envs::atari::{FramePipeline, StackPadding};
 use rlx_envs::vector::{Actions, VecEnv};
 use rlx_envs::{EpisodeStats, Snapshot};
 use rlx_models::{AdamConfig, Optimizer, Precision, RmsPropConfig, Rule};
@@ -76,6 +76,9 @@ pub struct DqnConfig {
     /// Atari frames: "sb3" (SB3's AtariWrapper bytes) or "ale" (ALE's grayscale); ignored for vector observations
     /// (default sb3).
     pub frame_pipeline: FramePipeline,
+    /// Atari: what the frame stack's older slots hold after a reset, "reset" (the reset frame: Gymnasium, CleanRL)
+    /// or "zeros" (SB3's VecFrameStack); ignored for vector observations (default reset).
+    pub stack_padding: StackPadding,
 
     /// Learning rate: a number or "lin_<start>" (default 1e-4).
     pub learning_rate: Schedule,
@@ -171,6 +174,7 @@ impl Default for DqnConfig {
             device: DeviceChoice::Auto,
             torch_threads: 0,
             frame_pipeline: FramePipeline::Sb3,
+            stack_padding: StackPadding::Reset,
             learning_rate: Schedule::Constant(1e-4),
             buffer_size: 1_000_000,
             learning_starts: 100,
@@ -417,7 +421,10 @@ where
             n_envs: config.n_envs,
             frame_len,
             stack,
-            padding: Padding::Reset,
+            padding: match config.stack_padding {
+                StackPadding::Reset => Padding::Reset,
+                StackPadding::Zeros => Padding::Zeros,
+            },
             n_step: config.n_step,
             gamma: config.gamma,
             priority_alpha: config.prioritized.then_some(config.per_alpha),

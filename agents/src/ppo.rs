@@ -18,7 +18,7 @@ use crate::schedule::Schedule;
 use crate::{AgentError, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use rlx_envs::atari::FramePipeline;
+use rlx_envs::atari::{FramePipeline, StackPadding};
 use rlx_envs::vector::VecEnv;
 use rlx_envs::Snapshot;
 use rlx_models::{Adam, AdamConfig};
@@ -56,6 +56,9 @@ pub struct PpoConfig {
     /// Atari frames: "sb3" (SB3's AtariWrapper bytes: RGB max-pool + OpenCV luma) or "ale" (ALE's grayscale, as
     /// Gymnasium's AtariPreprocessing and EnvPool); ignored for vector observations (default sb3).
     pub frame_pipeline: FramePipeline,
+    /// Atari: what the frame stack's older slots hold after a reset, "reset" (the reset frame: Gymnasium, CleanRL)
+    /// or "zeros" (SB3's VecFrameStack); ignored for vector observations (default reset).
+    pub stack_padding: StackPadding,
 
     /// Learning rate: a number or "lin_<start>" (default 3e-4).
     pub learning_rate: Schedule,
@@ -118,6 +121,7 @@ impl Default for PpoConfig {
             normalize_obs: false,
             normalize_reward: false,
             frame_pipeline: FramePipeline::Sb3,
+            stack_padding: StackPadding::Reset,
             learning_rate: Schedule::Constant(3e-4),
             n_steps: 2048,
             batch_size: 64,

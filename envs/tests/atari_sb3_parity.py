@@ -4,6 +4,9 @@ For each game: Stable-Baselines3's `AtariWrapper(noop_max=0)` (MaxAndSkip 4 over
 WarpFrame 84x84: cv2 RGB2GRAY + INTER_AREA, ClipReward) on ale-py's `<Game>NoFrameskip-v4`, a fixed random action
 sequence, `reset()` whenever an episode ends (a life loss or a game over). Per agent step: the 84x84 frame (appended
 to OUT/<game>.frames, reset frames included, in order), the clipped reward, terminated, truncated and lives.
+Beside each frame, a checksum of the 4-frame stack SB3's `VecFrameStack` makes of it (its `StackedObservations`,
+zero-padded after every reset; the terminal stack for an episode's last step), channels first: rlx's
+`stack_padding = "zeros"` must give the same stacks.
 
 First it checks the luma formula rlx uses (BT.601 in 15-bit fixed point, rounded half up) against
 `cv2.cvtColor(COLOR_RGB2GRAY)` on all 2^24 colours, so a frame difference is never that formula's fault.
@@ -19,7 +22,12 @@ import cv2
 import gymnasium as gym
 import numpy as np
 import stable_baselines3
+from gymnasium import spaces
 from stable_baselines3.common.atari_wrappers import AtariWrapper
+from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
+
+STACK = 4
+WEIGHTS = np.arange(1, STACK * 84 * 84 + 1, dtype=np.int64)
 
 gym.register_envs(ale_py)
 
@@ -35,6 +43,11 @@ def check_luma():
     if bad:
         raise SystemExit(f"OpenCV's RGB2GRAY differs from the 15-bit fixed-point luma on {bad} colours")
     return 1 << 24
+
+
+def checksum(stack):
+    """sum_i (i + 1) * byte_i over a (84, 84, 4) stack read channels first, as rlx lays its stacks out."""
+    return int(np.transpose(stack, (2, 0, 1)).reshape(-1).astype(np.int64) @ WEIGHTS)
 
 
 def lives(env):
@@ -57,20 +70,30 @@ def main():
         rng = np.random.default_rng(0)
         actions = [int(a) for a in rng.integers(env.action_space.n, size=steps)]
         record = {"actions": actions, "rewards": [], "terminated": [], "truncated": [], "lives": [], "resets": []}
+        stacker = StackedObservations(1, STACK, spaces.Box(0, 255, (84, 84, 1), np.uint8), "last")
+        sums = record["stack_sums"] = []
         with open(os.path.join(out, f"{game}.frames"), "wb") as frames:
             obs, _ = env.reset(seed=0)
             frames.write(obs[..., 0].tobytes())
+            sums.append(checksum(stacker.reset(obs[None])[0]))
             record["reset_lives"] = [lives(env)]
             for t, a in enumerate(actions):
                 obs, reward, terminated, truncated, _ = env.step(a)
                 frames.write(obs[..., 0].tobytes())
+                if not (terminated or truncated):
+                    sums.append(checksum(stacker.update(obs[None], np.array([False]), [{}])[0][0]))
                 record["rewards"].append(float(reward))
                 record["terminated"].append(bool(terminated))
                 record["truncated"].append(bool(truncated))
                 record["lives"].append(lives(env))
                 if terminated or truncated:
+                    final = obs
                     obs, _ = env.reset()
                     frames.write(obs[..., 0].tobytes())
+                    # As VecFrameStack sees an autoreset: the reset frame, with the final one in the info.
+                    stacked, infos = stacker.update(obs[None], np.array([True]), [{"terminal_observation": final}])
+                    sums.append(checksum(infos[0]["terminal_observation"]))
+                    sums.append(checksum(stacked[0]))
                     record["resets"].append(t)
                     record["reset_lives"].append(lives(env))
         result["games"][game] = record

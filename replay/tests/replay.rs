@@ -3,7 +3,7 @@
 //! seam), prioritized sampling frequencies and weights, and the saved file.
 
 use rand::{Rng, SeedableRng};
-use rlx_envs::atari::make_atari;
+use rlx_envs::atari::{make_atari_with, AtariConfig, StackPadding};
 use rlx_envs::vector::{Actions, SyncVecEnv, VecEnv};
 use rlx_replay::{Batch, Padding, ReplayBuffer, ReplayConfig, ReplayError, Step};
 use std::collections::HashMap;
@@ -33,10 +33,21 @@ struct Truth {
 
 #[test]
 fn atari_stacks_rebuilt_from_single_frames_equal_the_envs_own() {
+    stacks_rebuilt_from_single_frames_equal_the_envs_own(StackPadding::Reset, Padding::Reset);
+}
+
+#[test]
+fn zero_padded_atari_stacks_rebuilt_from_single_frames_equal_the_envs_own() {
+    stacks_rebuilt_from_single_frames_equal_the_envs_own(StackPadding::Zeros, Padding::Zeros);
+}
+
+fn stacks_rebuilt_from_single_frames_equal_the_envs_own(env_padding: StackPadding, padding: Padding) {
     // Breakout loses lives often (each life is an episode), and 2 x 150 slots wrap around many times.
     let n_envs = 2;
-    let mut env = SyncVecEnv::from_fn(n_envs, |_| make_atari("BreakoutNoFrameskip-v4")).unwrap();
-    let mut buffer = ReplayBuffer::<u8>::new(config(300, n_envs, 84 * 84, 4)).unwrap();
+    let atari = AtariConfig { stack_padding: env_padding, ..AtariConfig::no_frameskip_v4() };
+    let mut env =
+        SyncVecEnv::from_fn(n_envs, move |_| make_atari_with("BreakoutNoFrameskip-v4", atari.clone())).unwrap();
+    let mut buffer = ReplayBuffer::<u8>::new(ReplayConfig { padding, ..config(300, n_envs, 84 * 84, 4) }).unwrap();
     let obs_len = 4 * 84 * 84;
     let mut rng = rand_pcg::Pcg64::seed_from_u64(0);
     let mut obs = env.reset(Some(0)).unwrap().obs.clone();

@@ -3,7 +3,7 @@
 //! the training thread or a threaded pool.
 
 use anyhow::{bail, Result};
-use rlx_envs::atari::{looks_like_atari, make_atari_with, parse_id, AtariConfig, FramePipeline};
+use rlx_envs::atari::{looks_like_atari, make_atari_with, parse_id, AtariConfig, FramePipeline, StackPadding};
 use rlx_envs::vector::{SyncVecEnv, ThreadedVecEnv, VecEnv, VecNormalize, VecNormalizeConfig};
 use rlx_envs::wrappers::RecordEpisodeStatistics;
 use rlx_envs::{make, BoxedEnv, Env};
@@ -27,6 +27,8 @@ pub struct VecEnvSpec<'a> {
     pub gamma: f64,
     /// How Atari frames are made (ignored for vector observations).
     pub frame_pipeline: FramePipeline,
+    /// What an Atari frame stack holds before an episode's first frame (ignored for vector observations).
+    pub stack_padding: StackPadding,
     /// Atari under the Nature paper's evaluation protocol: no life-loss episodes (a game is one episode) and at
     /// most 18,000 emulator frames (5 minutes) per game.
     pub nature_evaluation: bool,
@@ -51,7 +53,8 @@ pub fn make_vec_env(spec: &VecEnvSpec<'_>) -> Result<RunEnv> {
     let id = spec.env_id.to_string();
     if looks_like_atari(&id) {
         // A clear error (with close matches) before any thread starts.
-        let mut config = AtariConfig { frame_pipeline: spec.frame_pipeline, ..parse_id(&id)?.2 };
+        let mut config =
+            AtariConfig { frame_pipeline: spec.frame_pipeline, stack_padding: spec.stack_padding, ..parse_id(&id)?.2 };
         if spec.nature_evaluation {
             (config.episodic_life, config.max_episode_frames) = (false, 18_000);
         }

@@ -195,9 +195,9 @@ fn report(args: &Args, runs: &[(String, u64, Run)]) -> Result<()> {
         md,
         "Both use presets/ppo/atari.toml (rl-zoo3: 8 envs, n_steps 128, 4 epochs of 256, lr and clip range linear \
          to 0 over the budget, ent_coef 0.01) with SB3's Atari frames: SB3 on `make_atari_env` + `VecFrameStack(4)`, \
-         rlx on its own pool (frame_pipeline sb3, byte-identical frames, 2 env threads). Returns are whole games, \
-         unclipped (SB3's Monitor; rlx's `charts/episodic_return`). A seed is *flat* when its last fifth's mean \
-         return is less than {} above its first fifth's.\n",
+         rlx on its own pool (frame_pipeline sb3 and stack_padding zeros: the same stacks byte for byte; 2 env \
+         threads). Returns are whole games, unclipped (SB3's Monitor; rlx's `charts/episodic_return`). A seed is \
+         *flat* when its last fifth's mean return is less than {} above its first fifth's.\n",
         args.flat_gain
     )?;
 

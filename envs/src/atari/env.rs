@@ -3,8 +3,8 @@
 //! frame stack of 4. Each step of the chain follows SB3's code path exactly (which frames are grabbed and when,
 //! what a life-loss reset does). The frames themselves come from one of two pipelines ([`FramePipeline`]): SB3's
 //! (max of the last two RGB frames, OpenCV's RGB-to-gray, area resize: SB3's bytes exactly) or ALE's grayscale (as
-//! Gymnasium's `AtariPreprocessing` and EnvPool make them). The stack is padded with the reset frame (Gymnasium's
-//! `FrameStackObservation`, CleanRL) rather than zeros.
+//! Gymnasium's `AtariPreprocessing` and EnvPool make them). After a reset the stack's older slots hold the reset
+//! frame (Gymnasium's `FrameStackObservation`, CleanRL) or zeros (SB3's `VecFrameStack`): [`StackPadding`].
 
 use super::color::PaletteLuma;
 use super::emulator::{fnv1a, Emulator, EmulatorSettings, Rom};
@@ -38,6 +38,18 @@ pub enum FramePipeline {
     Ale,
 }
 
+/// What fills the older slots of the frame stack after a reset (a game start or, with `episodic_life`, a lost life).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackPadding {
+    /// Copies of the reset frame: `[f, f, f, f]` (Gymnasium's `FrameStackObservation`, CleanRL, EnvPool). The
+    /// default, and what every run trained before the choice existed saw.
+    #[default]
+    Reset,
+    /// Zeros: `[0, 0, 0, f]` (SB3's `VecFrameStack`, which rl-zoo3's Atari results were trained on).
+    Zeros,
+}
+
 /// How an Atari env is built. Defaults: SB3's `AtariWrapper` + frame stack 4 on a `NoFrameskip-v4` game.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -60,6 +72,8 @@ pub struct AtariConfig {
     pub screen_size: usize,
     /// Frames stacked in an observation, oldest first (4).
     pub frame_stack: usize,
+    /// What the stack's older slots hold after a reset: `reset` (the reset frame) or `zeros` (SB3) (reset).
+    pub stack_padding: StackPadding,
     /// All 18 ALE actions instead of the game's minimal set (false).
     pub full_action_space: bool,
     /// Emulator frames after which an episode is truncated: 108,000 = 30 minutes at 60 Hz (108000).
@@ -82,6 +96,7 @@ impl Default for AtariConfig {
             frame_pipeline: FramePipeline::Sb3,
             screen_size: 84,
             frame_stack: 4,
+            stack_padding: StackPadding::Reset,
             full_action_space: false,
             max_episode_frames: 108_000,
             rom_dir: None,
@@ -485,9 +500,12 @@ impl Env for AtariEnv {
             self.needs_reset = false;
         }
         self.full_reset();
-        // The stack starts full of the first frame.
-        for _ in 0..self.config.frame_stack {
-            self.push_frame();
+        match self.config.stack_padding {
+            StackPadding::Reset => (0..self.config.frame_stack).for_each(|_| self.push_frame()),
+            StackPadding::Zeros => {
+                self.stack.fill(0);
+                self.push_frame();
+            }
         }
         self.write_obs(obs);
         Info { episode: None, lives: Some(self.lives) }

@@ -13,7 +13,7 @@ mod resize;
 
 pub use color::{luma, max_rgb_to_gray, rgb_to_gray, PaletteLuma};
 pub use emulator::{Emulator, EmulatorSettings, Rom, SCREEN_HEIGHT, SCREEN_WIDTH};
-pub use env::{AtariConfig, AtariEnv, FramePipeline};
+pub use env::{AtariConfig, AtariEnv, FramePipeline, StackPadding};
 pub use resize::AreaResize;
 
 use crate::error::{EnvError, Result};
