@@ -8,7 +8,7 @@
 //! rlx supervised TASK [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set key=value]...
 //! rlx supervised --resume RUN_DIR | rlx supervised eval RUN_DIR
 //! rlx generative TASK [...] | rlx generative --resume RUN_DIR | rlx generative sample|eval RUN_DIR
-//! rlx rlhf pretrain [--preset NAME] [--set section.key=value]... | rlx rlhf --resume RUN_DIR | rlx rlhf sample RUN_DIR
+//! rlx rlhf pretrain|sft|rm|ppo|dpo|eval|all|sample ... | rlx rlhf --resume RUN_DIR
 //! rlx info [--device auto|cpu|cuda]
 //! ```
 
@@ -69,7 +69,7 @@ enum Command {
     /// Train a generative model of images (fashion-vae, -dcgan, -ddpm; mnist-vae, -dcgan, -ddpm), resume one, or use one (`sample`, `eval`
     /// RUN_DIR).
     Generative(generative::GenerativeArgs),
-    /// The RLHF pipeline on Shakespeare: pretrain a GPT (presets/rlhf/), resume it, or sample from it.
+    /// The RLHF pipeline on Shakespeare (presets/rlhf/): pretrain, sft, rm, ppo, dpo, eval, all, or sample.
     Rlhf(rlhf::RlhfArgs),
     /// Print versions (rlx, tch, PyTorch), the device that would be used, CUDA/cuDNN availability and threads.
     Info {

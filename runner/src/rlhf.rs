@@ -5,9 +5,12 @@
 //! rlx rlhf pretrain [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set section.key=value]...
 //! rlx rlhf sft RUN_DIR [--set sft.key=value]...
 //! rlx rlhf rm RUN_DIR [--set rm.key=value]...
+//! rlx rlhf ppo RUN_DIR [--set ppo.key=value]...
 //! rlx rlhf dpo RUN_DIR [--set dpo.key=value]...
+//! rlx rlhf eval RUN_DIR
+//! rlx rlhf all [--preset NAME] [--seed N] [--run-dir DIR] [--device auto|cpu|cuda] [--set section.key=value]...
 //! rlx rlhf --resume RUN_DIR
-//! rlx rlhf sample RUN_DIR [--stage pretrain|sft|dpo] [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
+//! rlx rlhf sample RUN_DIR [--stage pretrain|sft|ppo|dpo] [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]
 //! ```
 //!
 //! The run folder: `config.toml` (the resolved config), `tokenizer.json` (trained on the corpus when the run
@@ -20,19 +23,23 @@ use rand::SeedableRng;
 use rlx_agents::device;
 use rlx_agents::logger::Logger;
 use rlx_agents::rlhf::dpo::DpoTrainer;
+use rlx_agents::rlhf::eval;
+use rlx_agents::rlhf::ppo::{log_judgement, Judged, PpoTrainer};
 use rlx_agents::rlhf::pretrain::Pretrainer;
-use rlx_agents::rlhf::reward::{label_pairs, RewardTrainer};
+use rlx_agents::rlhf::reward::{label_pairs, load_reward_model, RewardTrainer};
 use rlx_agents::rlhf::sft::{demonstrations, SftTrainer};
 use rlx_agents::rlhf::task::{self, GoldReward, Lexicon};
 use rlx_agents::rlhf::{
-    evaluate_policy, kl_to_reference, load_gpt, load_tokenizer, Corpus, PolicyEval, RlhfConfig, TOKENIZER_FILE,
+    evaluate_policy, kl_to_reference, line_end_tokens, load_gpt, load_tokenizer, Corpus, PolicyEval, RlhfConfig,
+    TOKENIZER_FILE,
 };
 use rlx_models::{Bpe, Sampling};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct RlhfArgs {
-    /// The stage to run (`pretrain` starts a run; `sft`, `rm`, `dpo` continue one), or `sample` followed by a run folder.
+    /// The stage to run (`pretrain` starts a run; `sft`, `rm`, `ppo`, `dpo` continue one), `eval` (the policies side
+    /// by side), `all` (every stage, then eval), or `sample`; all but `pretrain` and `all` take a run folder.
     #[arg(required_unless_present = "resume")]
     pub command: Option<String>,
     /// With a stage after pretraining and with `sample`: the run folder.
@@ -55,7 +62,8 @@ pub struct RlhfArgs {
     /// With `sample`: draw only from the k most likely tokens.
     #[arg(long)]
     pub top_k: Option<i64>,
-    /// With `sample`: the policy to sample from, pretrain, sft or dpo (default: the latest one trained).
+    /// With `sample`: the policy to sample from, pretrain, sft, ppo or dpo (default: the last of the pipeline that
+    /// has a checkpoint).
     #[arg(long)]
     pub stage: Option<String>,
     #[command(flatten)]
@@ -75,6 +83,8 @@ pub fn run(args: RlhfArgs) -> Result<()> {
         let show = args.options.show_progress();
         return if run_dir.join("dpo").join(CHECKPOINT_FILE).exists() {
             dpo(&config, run_dir, true, show)
+        } else if run_dir.join("ppo").join(CHECKPOINT_FILE).exists() {
+            ppo(&config, run_dir, true, show)
         } else if run_dir.join("rm").join(CHECKPOINT_FILE).exists() {
             reward_model(&config, run_dir, true, show)
         } else if run_dir.join("sft").join(CHECKPOINT_FILE).exists() {
@@ -85,11 +95,7 @@ pub fn run(args: RlhfArgs) -> Result<()> {
     }
     match args.command.as_deref().expect("clap requires a command") {
         "pretrain" => {
-            let preset = args.preset.as_deref().unwrap_or("default");
-            let (mut table, _) = config::preset_table("rlhf", Some(preset), preset)?;
-            args.options.apply_to(&mut table)?;
-            let config = parse(table)?;
-            let run_dir = args.options.run_dir_or_default(&format!("rlhf__{preset}__{}", config.seed));
+            let (config, run_dir) = new_run(&args)?;
             if run_dir.join(CONFIG_FILE).exists() {
                 bail!(
                     "{} already holds a run; resume it with `rlx rlhf --resume {0}` or pick another --run-dir",
@@ -98,7 +104,15 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             }
             pretrain(&config, &run_dir, false, args.options.show_progress())
         }
-        stage @ ("sft" | "rm" | "dpo") => {
+        "all" => {
+            let (config, run_dir) = new_run(&args)?;
+            all(config, &run_dir, &args)
+        }
+        "eval" => {
+            let run_dir = args.run.as_deref().context("usage: rlx rlhf eval RUN_DIR")?;
+            evaluate(&read_config(run_dir)?, run_dir)
+        }
+        stage @ ("sft" | "rm" | "ppo" | "dpo") => {
             let run_dir = args
                 .run
                 .as_deref()
@@ -112,6 +126,7 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             match stage {
                 "sft" => sft(&config, run_dir, false, args.options.show_progress()),
                 "rm" => reward_model(&config, run_dir, false, args.options.show_progress()),
+                "ppo" => ppo(&config, run_dir, false, args.options.show_progress()),
                 _ => dpo(&config, run_dir, false, args.options.show_progress()),
             }
         }
@@ -119,8 +134,52 @@ pub fn run(args: RlhfArgs) -> Result<()> {
             let run_dir = args.run.as_deref().context("usage: rlx rlhf sample RUN_DIR [--prompt TEXT]")?;
             sample(run_dir, &args)
         }
-        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, rm, dpo, sample)"),
+        other => bail!("unknown rlhf command `{other}` (known: pretrain, sft, rm, ppo, dpo, eval, all, sample)"),
     }
+}
+
+/// The config and run folder of a new run: the preset (default `default`) with `--set`, `--seed`, `--device`.
+fn new_run(args: &RlhfArgs) -> Result<(RlhfConfig, PathBuf)> {
+    let preset = args.preset.as_deref().unwrap_or("default");
+    let (mut table, _) = config::preset_table("rlhf", Some(preset), preset)?;
+    args.options.apply_to(&mut table)?;
+    let config = parse(table)?;
+    let run_dir = args.options.run_dir_or_default(&format!("rlhf__{preset}__{}", config.seed));
+    Ok((config, run_dir))
+}
+
+/// `rlx rlhf all`: every stage in order, then `eval`, in one run folder. A folder that already holds the run
+/// continues it: finished stages are skipped, an unfinished one resumes from its checkpoint.
+fn all(config: RlhfConfig, run_dir: &Path, args: &RlhfArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let show = args.options.show_progress();
+    let config = if run_dir.join(CONFIG_FILE).exists() {
+        eprintln!("{} holds a run: continuing its pipeline", run_dir.display());
+        let mut saved = read_config(run_dir)?;
+        if args.options.change_config() {
+            let mut table = toml::Table::try_from(&saved)?;
+            args.options.apply_to(&mut table)?;
+            saved = parse(table)?;
+        }
+        pretrain(&saved, run_dir, true, show)?;
+        saved
+    } else {
+        pretrain(&config, run_dir, false, show)?;
+        config
+    };
+    type StageFn = fn(&RlhfConfig, &Path, bool, bool) -> Result<()>;
+    let stages: [(&str, StageFn); 4] = [("sft", sft), ("rm", reward_model), ("ppo", ppo), ("dpo", dpo)];
+    for (name, stage) in stages {
+        let resume = run_dir.join(name).join(CHECKPOINT_FILE).exists();
+        stage(&config, run_dir, resume, show)?;
+    }
+    evaluate(&config, run_dir)?;
+    println!(
+        "the whole pipeline took {:.1} min; run folder: {}",
+        started.elapsed().as_secs_f64() / 60.0,
+        run_dir.display()
+    );
+    Ok(())
 }
 
 fn parse(table: toml::Table) -> Result<RlhfConfig> {
@@ -478,6 +537,176 @@ fn dpo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -
     Ok(())
 }
 
+/// PPO of the SFT policy against the run's reward model with a KL penalty to the SFT reference; the held-out
+/// prompts are judged (gold and proxy reward, KL) before, every `ppo.eval_interval` iterations and at the end.
+fn ppo(config: &RlhfConfig, run_dir: &Path, resume: bool, show_progress: bool) -> Result<()> {
+    let Stage { device, tokenizer, corpus, gold, base: sft_checkpoint, dir: stage_dir, checkpoint } =
+        Stage::setup(config, run_dir, "ppo", resume)?;
+    let rm_checkpoint = run_dir.join("rm").join(CHECKPOINT_FILE);
+    if !rm_checkpoint.exists() {
+        bail!("{} has no reward model: run `rlx rlhf rm {0}` first", run_dir.display());
+    }
+    let (gpt, cfg, eval) = (config.gpt(&tokenizer), &config.ppo, &config.eval);
+    let stop = line_end_tokens(&tokenizer);
+    let block = gpt.block_size as usize;
+    let mut trainer = PpoTrainer::new(
+        gpt,
+        cfg.clone(),
+        (&sft_checkpoint, &rm_checkpoint),
+        (stop, eval.max_new_tokens),
+        config.seed,
+        device,
+    )?;
+    let held_out = held_out_prompts(&corpus.val, config.sft.prompt_words, eval.prompts);
+    let before = if resume {
+        trainer.load(&checkpoint)?;
+        if trainer.iteration >= cfg.iterations {
+            println!(
+                "{} has its PPO policy ({} of {} iterations)",
+                run_dir.display(),
+                trainer.iteration,
+                cfg.iterations
+            );
+            return Ok(());
+        }
+        eprintln!("resuming PPO of {} at iteration {}", run_dir.display(), trainer.iteration + 1);
+        // The folder's config stays the one its checkpoint is trained with (`--set` may have changed it).
+        write_config(config, run_dir)?;
+        None
+    } else {
+        write_config(config, run_dir)?;
+        Some(trainer.judge(&tokenizer, &gold, &held_out, eval)?)
+    };
+    // The openings of all training lines that leave room for a whole continuation.
+    let prompts: Vec<Vec<i64>> = task::prompts(&corpus.train, config.sft.prompt_words)
+        .iter()
+        .map(|p| tokenizer.encode(p))
+        .filter(|p| !p.is_empty() && p.len() + eval.max_new_tokens <= block)
+        .collect();
+    eprintln!(
+        "PPO (kl_coef {}{}, {} continuations of {} training prompts per iteration) against the reward model, \
+         logging to {}",
+        cfg.kl_coef,
+        if cfg.target_kl > 0.0 { format!(" adapting to {} nats", cfg.target_kl) } else { String::new() },
+        cfg.batch_size,
+        prompts.len(),
+        stage_dir.display()
+    );
+    let mut logger = Logger::new(Some(&stage_dir), cfg.iterations, show_progress, resume.then_some(trainer.iteration))?;
+    if let Some(before) = &before {
+        log_judgement(&mut logger, before, 0);
+    }
+    let started = std::time::Instant::now();
+    let (last, after) = trainer.train(&prompts, (&tokenizer, &gold, &held_out, eval), &mut logger, &checkpoint)?;
+    drop(logger);
+    let judged = |j: &Option<Judged>, f: fn(&Judged) -> f64| j.as_ref().map(f);
+    let summary = serde_json::json!({
+        "iterations": trainer.iteration,
+        "kl_coef": trainer.kl_coef,
+        "proxy_reward_before": judged(&before, |j| j.proxy_reward),
+        "gold_reward_before": judged(&before, |j| j.policy.gold_reward),
+        "proxy_reward": after.proxy_reward,
+        "gold_reward": after.policy.gold_reward,
+        "kl": after.kl,
+        "end_rate": after.policy.end_rate,
+        "distinct_2": after.policy.distinct_2,
+        "last_iteration": last,
+        "wall_time_s": started.elapsed().as_secs_f64(),
+    });
+    config::write_atomic(&stage_dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+    let before_text = |f: fn(&Judged) -> f64| before.as_ref().map_or("-".into(), |b| format!("{:.3}", f(b)));
+    println!(
+        "PPO: {} iterations; on {} held-out prompts the proxy reward {} -> {:.3} and the gold reward {} -> {:.3} at \
+         KL {:.3} nats to the SFT policy, ending their line {:.0}%; run folder: {}",
+        trainer.iteration,
+        held_out.len(),
+        before_text(|j| j.proxy_reward),
+        after.proxy_reward,
+        before_text(|j| j.policy.gold_reward),
+        after.policy.gold_reward,
+        after.kl,
+        100.0 * after.policy.end_rate,
+        run_dir.display()
+    );
+    print_samples(&after.policy);
+    Ok(())
+}
+
+/// `rlx rlhf eval`: the fine-tuned policy, best-of-n sampling from it, and the PPO and DPO policies the run has,
+/// side by side on the held-out prompts; writes `eval/summary.json` and prints the table.
+fn evaluate(config: &RlhfConfig, run_dir: &Path) -> Result<()> {
+    let Stage { device, tokenizer, corpus, gold, base: sft_checkpoint, dir, .. } =
+        Stage::setup(config, run_dir, "eval", true)?;
+    let rm_checkpoint = run_dir.join("rm").join(CHECKPOINT_FILE);
+    if !rm_checkpoint.exists() {
+        bail!("{} has no reward model: run `rlx rlhf rm {0}` first", run_dir.display());
+    }
+    let started = std::time::Instant::now();
+    let (gpt, ev, seed) = (config.gpt(&tokenizer), &config.eval, config.seed);
+    let (_rm_vs, rm) = load_reward_model(gpt.clone(), &rm_checkpoint, device)?;
+    let prompts = held_out_prompts(&corpus.val, config.sft.prompt_words, ev.prompts);
+    let val_tokens = tokenizer.encode(&corpus.val);
+    let (_sft_vs, sft_policy) = load_gpt(gpt.clone(), &sft_checkpoint, "sft", device)?;
+    let sft_eval = evaluate_policy(&sft_policy, &tokenizer, &gold, &prompts, ev, seed)?;
+    let ppl = |model: &rlx_models::Gpt| Some(eval::perplexity(model, &val_tokens, ev.perplexity_windows));
+    let mut rows = vec![eval::judgement(
+        "SFT",
+        &sft_eval,
+        &sft_eval,
+        eval::proxy(&rm, &tokenizer, &sft_eval),
+        0.0,
+        ppl(&sft_policy),
+    )];
+    let best = eval::best_of_n(&sft_policy, &rm, &tokenizer, &gold, &prompts, ev, ev.best_of, seed)?;
+    let name = format!("best-of-{} (SFT + reward model)", ev.best_of);
+    let kl = eval::best_of_n_kl(ev.best_of);
+    rows.push(eval::judgement(&name, &best, &sft_eval, eval::proxy(&rm, &tokenizer, &best), kl, None));
+    let mut samples = vec![("SFT".to_string(), sft_eval.clone()), (name, best)];
+    for (stage, name) in
+        [("ppo", format!("PPO (kl_coef {})", config.ppo.kl_coef)), ("dpo", format!("DPO (beta {})", config.dpo.beta))]
+    {
+        let checkpoint = run_dir.join(stage).join(CHECKPOINT_FILE);
+        if !checkpoint.exists() {
+            continue;
+        }
+        let (_vs, policy) = load_gpt(gpt.clone(), &checkpoint, stage, device)?;
+        let judged = evaluate_policy(&policy, &tokenizer, &gold, &prompts, ev, seed)?;
+        let kl = kl_to_reference(&policy, &sft_policy, &tokenizer, &judged.samples, ev.temperature);
+        rows.push(eval::judgement(&name, &judged, &sft_eval, eval::proxy(&rm, &tokenizer, &judged), kl, ppl(&policy)));
+        samples.push((name, judged));
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let summary = serde_json::json!({
+        "prompts": prompts.len(),
+        "policies": rows,
+        "samples": samples.iter().map(|(name, e)| (name.clone(), e.samples.iter().take(8).collect::<Vec<_>>()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "wall_time_s": started.elapsed().as_secs_f64(),
+    });
+    config::write_atomic(&dir.join(SUMMARY_FILE), &serde_json::to_string_pretty(&summary)?)?;
+    println!(
+        "policies on {} held-out prompts (gold reward hidden from training; KL to the SFT policy in nats):\n\n\
+         | policy | gold reward | proxy reward | KL to SFT | gold win rate vs SFT | ends its line | distinct-2 | \
+         perplexity |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+        prompts.len()
+    );
+    for r in &rows {
+        println!(
+            "| {} | {:.3} | {:.3} | {:.2} | {:.1}% | {:.0}% | {:.3} | {} |",
+            r.policy,
+            r.gold_reward,
+            r.proxy_reward,
+            r.kl,
+            100.0 * r.win_rate,
+            100.0 * r.end_rate,
+            r.distinct_2,
+            r.perplexity.map_or("-".into(), |p| format!("{p:.1}"))
+        );
+    }
+    println!("\nwritten to {}", dir.join(SUMMARY_FILE).display());
+    Ok(())
+}
+
 /// `n` prompts spread evenly over the openings of the held-out lines.
 fn held_out_prompts(val: &str, prompt_words: usize, n: usize) -> Vec<String> {
     let all = task::prompts(val, prompt_words);
@@ -527,9 +756,9 @@ fn sample(run_dir: &Path, args: &RlhfArgs) -> Result<()> {
     let tokenizer = load_tokenizer(run_dir)?;
     let checkpoint = |stage: &str| run_dir.join(stage).join(CHECKPOINT_FILE);
     let stage = match args.stage.as_deref() {
-        Some(stage) if ["pretrain", "sft", "dpo"].contains(&stage) => stage,
-        Some(other) => bail!("--stage {other}: only pretrain, sft and dpo hold a policy to sample from"),
-        None => ["dpo", "sft"].into_iter().find(|s| checkpoint(s).exists()).unwrap_or("pretrain"),
+        Some(stage) if ["pretrain", "sft", "ppo", "dpo"].contains(&stage) => stage,
+        Some(other) => bail!("--stage {other}: only pretrain, sft, ppo and dpo hold a policy to sample from"),
+        None => ["dpo", "ppo", "sft"].into_iter().find(|s| checkpoint(s).exists()).unwrap_or("pretrain"),
     };
     let (_vs, model) = load_gpt(config.gpt(&tokenizer), &checkpoint(stage), stage, config.device.resolve()?)?;
     let sampling = Sampling { temperature: args.temperature, top_k: args.top_k };

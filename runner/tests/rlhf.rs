@@ -1,6 +1,8 @@
-//! `rlx rlhf` from the command line, on a small text: pretraining lowers the loss, a run resumed from its
-//! checkpoint reproduces the uninterrupted curve exactly, `sample` continues a prompt, and bad input (unknown keys,
-//! missing or damaged files, a tokenizer of another vocabulary) is a one-line error.
+//! `rlx rlhf` from the command line, on a small text with the tiny preset: every stage does what it is for
+//! (pretraining and SFT lower their losses, the reward model ranks pairs, PPO raises the proxy reward, DPO moves
+//! the policy), pretraining and PPO resumed from a checkpoint repeat the uninterrupted run exactly, `sample`
+//! continues a prompt, `eval`/`all` judge the policies side by side, and bad input (unknown keys, missing or
+//! damaged files, a tokenizer of another vocabulary) is a one-line error.
 
 mod common;
 
@@ -45,7 +47,7 @@ fn values(rows: &[(u64, String, String)], tag: &str) -> Vec<f64> {
 }
 
 #[test]
-fn pretraining_learns_resumes_exactly_and_samples() {
+fn the_tiny_pipeline_learns_resumes_exactly_and_judges() {
     let dir = tempfile::tempdir().unwrap();
     let data = text_dir(dir.path());
     let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
@@ -91,6 +93,7 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     expect_error(&["rlhf", "sft", s], "already has its sft stage");
 
     // The reward model on pairs of the fine-tuned policy's samples.
+    expect_error(&["rlhf", "ppo", s], "has no reward model: run `rlx rlhf rm");
     let out = rlx(&["rlhf", "rm", s]);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value =
@@ -100,6 +103,38 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     assert!((0.5..=1.0).contains(&ceiling) && accuracy > 0.0, "{summary}");
     assert!(!values(&curve(&straight.join("rm")), "train/loss").is_empty());
     expect_error(&["rlhf", "rm", s], "already has its rm stage");
+
+    // PPO against the reward model: the held-out proxy reward rises from the SFT policy's 0 (the reward model is
+    // normalized on its samples) while the policy moves away from the reference; a run stopped after 3 iterations
+    // and resumed repeats the straight run exactly.
+    let out = rlx(&["rlhf", "ppo", s, "--set", "ppo.iterations=3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = rlx(&["rlhf", "--resume", s, "--set", "ppo.iterations=6"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resumed = curve(&straight.join("ppo"));
+    std::fs::remove_dir_all(straight.join("ppo")).unwrap();
+    let out = rlx(&["rlhf", "ppo", s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("PPO: 6 iterations"), "{printed}");
+    let rows = curve(&straight.join("ppo"));
+    assert_eq!(rows, resumed, "the resumed PPO run must repeat the straight one");
+    let proxy = values(&rows, "eval/proxy_reward");
+    let kl = values(&rows, "eval/kl");
+    println!("ppo: held-out proxy reward {proxy:?}, KL {kl:?}");
+    assert_eq!(proxy.len(), 3, "judged before, at iteration 3 and at the end");
+    assert!(proxy[0].abs() < 1e-3 && proxy[2] > proxy[0] + 0.2, "PPO must raise the proxy reward: {proxy:?}");
+    assert!(kl[0] == 0.0 && kl[2] > 0.0, "{kl:?}");
+    assert_eq!(values(&rows, "rlhf/kl").len(), 6);
+    assert!(values(&rows, "losses/approx_kl").iter().all(|k| k.is_finite() && *k >= 0.0));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("ppo/summary.json")).unwrap()).unwrap();
+    assert!(summary["gold_reward"].is_number() && summary["kl_coef"].as_f64() == Some(0.05), "{summary}");
+    let out = rlx(&["rlhf", "--resume", s]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("has its PPO policy (6 of 6 iterations)"));
+    expect_error(&["rlhf", "ppo", s], "already has its ppo stage");
+    let out = rlx(&["rlhf", "sample", s, "--stage", "ppo", "--prompt", "Shall I", "--tokens", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 
     // DPO on the same pairs: the policy moves from the SFT reference (KL > 0) and is judged by the gold reward.
     let out = rlx(&["rlhf", "dpo", s]);
@@ -112,7 +147,24 @@ fn pretraining_learns_resumes_exactly_and_samples() {
     assert!(!values(&rows, "dpo/chosen_reward").is_empty() && values(&rows, "rlhf/kl").len() == 1);
     let out = rlx(&["rlhf", "sample", s, "--prompt", "Shall I", "--tokens", "8"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    expect_error(&["rlhf", "sample", s, "--stage", "rm"], "only pretrain, sft and dpo hold a policy");
+    expect_error(&["rlhf", "sample", s, "--stage", "rm"], "only pretrain, sft, ppo and dpo hold a policy");
+
+    // `all` on a finished run skips every stage, then judges the policies side by side (best-of-n included).
+    let out = rlx(&["rlhf", "all", "--preset", "tiny", "--run-dir", s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("has its PPO policy (6 of 6 iterations)"), "{printed}");
+    assert!(printed.contains("| best-of-16 (SFT + reward model) |") && printed.contains("whole pipeline took"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("eval/summary.json")).unwrap()).unwrap();
+    let policies = summary["policies"].as_array().unwrap();
+    let names: Vec<&str> = policies.iter().map(|p| p["policy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["SFT", "best-of-16 (SFT + reward model)", "PPO (kl_coef 0.05)", "DPO (beta 0.1)"]);
+    let field = |row: usize, key: &str| policies[row][key].as_f64().unwrap();
+    assert_eq!((field(0, "kl"), field(0, "win_rate")), (0.0, 0.5), "SFT against itself");
+    assert!(field(0, "proxy_reward").abs() < 1e-3, "the reward model is normalized on the SFT samples");
+    assert!(field(1, "proxy_reward") > field(0, "proxy_reward") + 0.2, "best-of-n picks by the proxy: {summary}");
+    assert!(field(1, "kl") > 1.8 && policies[1]["perplexity"].is_null() && field(2, "perplexity") > 1.0);
 }
 
 #[test]
@@ -173,4 +225,6 @@ fn bad_rlhf_input_is_a_one_line_error() {
     expect_error(&["rlhf", "sft", r], "no pretrained model: run `rlx rlhf pretrain --run-dir");
     expect_error(&["rlhf", "rm", r], "no fine-tuned model: run `rlx rlhf sft");
     expect_error(&["rlhf", "dpo", r], "no fine-tuned model: run `rlx rlhf sft");
+    expect_error(&["rlhf", "ppo", r], "no fine-tuned model: run `rlx rlhf sft");
+    expect_error(&["rlhf", "pretrain", "--run-dir", r, "--set", "ppo.minibatch_size=0"], "minibatch_size");
 }

@@ -1,6 +1,6 @@
 //! RLHF on a toy but real task, the ChatGPT recipe end to end on a laptop: a small GPT pretrained on Shakespeare's
-//! plays, then (to come) supervised fine-tuning on demonstrations, a reward model from preference pairs, PPO with a
-//! KL penalty to the fine-tuned reference, and DPO.
+//! plays, then supervised fine-tuning on demonstrations, a reward model from preference pairs, PPO with a KL
+//! penalty to the fine-tuned reference, and DPO.
 //!
 //! One run folder holds the whole pipeline: the resolved `config.toml`, the `tokenizer.json` every stage reads,
 //! and a folder per stage (`pretrain/`, ...) with its checkpoint, logs and summary. This module holds what the
@@ -9,11 +9,15 @@
 //! - [`pretrain`]: next-token pretraining of the GPT (nanoGPT's `train.py`).
 //! - [`sft`]: supervised fine-tuning on gold-filtered demonstrations, loss on the response tokens only.
 //! - [`reward`]: the reward model, trained on noisy preference pairs of SFT samples (Bradley-Terry loss).
+//! - [`ppo`]: PPO of the SFT policy against the reward model, with a per-token KL penalty to the SFT reference.
 //! - [`dpo`]: Direct Preference Optimization of the SFT policy on the same pairs.
+//! - [`eval`]: the policies side by side (and best-of-n) on the held-out prompts.
 //! - [`task`]: the task the later stages are judged on: prompts from held-out lines, the hidden gold reward
 //!   (VADER positivity minus penalties) and noisy Bradley-Terry preference labels.
 
 pub mod dpo;
+pub mod eval;
+pub mod ppo;
 pub mod pretrain;
 pub mod reward;
 pub mod sft;
@@ -28,7 +32,7 @@ use std::path::Path;
 use tch::{nn, Tensor};
 
 /// The stages, in pipeline order; each has a folder of this name in the run folder.
-pub const STAGES: &[&str] = &["pretrain", "sft", "rm", "dpo"];
+pub const STAGES: &[&str] = &["pretrain", "sft", "rm", "ppo", "dpo"];
 
 /// The tokenizer of a run, in its folder.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -48,6 +52,7 @@ pub struct RlhfConfig {
     pub pretrain: pretrain::PretrainConfig,
     pub sft: sft::SftConfig,
     pub rm: reward::RewardConfig,
+    pub ppo: ppo::PpoConfig,
     pub dpo: dpo::DpoConfig,
     /// The hidden judge's weights and the label noise.
     pub gold: task::GoldConfig,
@@ -65,6 +70,7 @@ impl Default for RlhfConfig {
             pretrain: pretrain::PretrainConfig::default(),
             sft: sft::SftConfig::default(),
             rm: reward::RewardConfig::default(),
+            ppo: ppo::PpoConfig::default(),
             dpo: dpo::DpoConfig::default(),
             gold: task::GoldConfig::default(),
             eval: EvalConfig::default(),
@@ -82,11 +88,15 @@ pub struct EvalConfig {
     pub max_new_tokens: usize,
     /// Sampling temperature (default 0.7, TRL's).
     pub temperature: f64,
+    /// `rlx rlhf eval`: candidates per prompt of best-of-n sampling from the SFT policy (default 16).
+    pub best_of: usize,
+    /// `rlx rlhf eval`: held-out windows of block_size tokens the perplexity is measured on (default 64).
+    pub perplexity_windows: usize,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { prompts: 256, max_new_tokens: 32, temperature: 0.7 }
+        EvalConfig { prompts: 256, max_new_tokens: 32, temperature: 0.7, best_of: 16, perplexity_windows: 64 }
     }
 }
 
@@ -145,10 +155,16 @@ impl RlhfConfig {
         }
         if self.eval.prompts == 0
             || self.eval.max_new_tokens == 0
+            || self.eval.best_of == 0
+            || self.eval.perplexity_windows == 0
             || self.eval.temperature.is_nan()
             || self.eval.temperature < 0.0
         {
-            return bad("eval: prompts and max_new_tokens must be at least 1, temperature 0 or positive".into());
+            return bad(
+                "eval: prompts, max_new_tokens, best_of and perplexity_windows must be at least 1, temperature 0 or \
+                 positive"
+                    .into(),
+            );
         }
         if self.gold.label_temperature.is_nan() || self.gold.label_temperature <= 0.0 {
             return bad("gold: label_temperature must be positive".into());
@@ -156,6 +172,7 @@ impl RlhfConfig {
         self.pretrain.validate()?;
         self.sft.validate()?;
         self.rm.validate()?;
+        self.ppo.validate()?;
         self.dpo.validate()
     }
 
@@ -364,6 +381,11 @@ pub fn evaluate_policy(
             samples.push((prompt.clone(), text, score));
         }
     }
+    Ok(judged_samples(samples))
+}
+
+/// The [`PolicyEval`] of judged (prompt, continuation, gold reward) samples.
+pub fn judged_samples(samples: Vec<(String, String, f64)>) -> PolicyEval {
     let n = samples.len().max(1) as f64;
     let bigrams: Vec<(String, String)> = samples
         .iter()
@@ -373,12 +395,12 @@ pub fn evaluate_policy(
         })
         .collect();
     let distinct = bigrams.iter().collect::<std::collections::HashSet<_>>().len();
-    Ok(PolicyEval {
+    PolicyEval {
         gold_reward: samples.iter().map(|s| s.2).sum::<f64>() / n,
         end_rate: samples.iter().filter(|s| s.1.contains('\n')).count() as f64 / n,
         distinct_2: distinct as f64 / bigrams.len().max(1) as f64,
         samples,
-    })
+    }
 }
 
 /// Reads a run's tokenizer; a missing or damaged file is a one-line error.

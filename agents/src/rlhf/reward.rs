@@ -195,6 +195,16 @@ impl RewardModel {
     }
 }
 
+/// The trained reward model of a run's `rm` checkpoint (weights and normalization), for the stages that score with
+/// it; its variables are frozen.
+pub fn load_reward_model(config: GptConfig, path: &Path, device: Device) -> Result<(nn::VarStore, RewardModel)> {
+    let mut vs = nn::VarStore::new(device);
+    let model = RewardModel::new(&vs.root(), config);
+    crate::checkpoint::load_trained(path, &vs, None, "rlhf", "rm")?;
+    vs.freeze();
+    Ok((vs, model))
+}
+
 /// The Bradley-Terry loss of a batch of pairs and the share ranked as labelled.
 pub fn preference_loss(chosen: &Tensor, rejected: &Tensor) -> (Tensor, f64) {
     let margin = chosen - rejected; // (B,)
