@@ -160,7 +160,8 @@ fn main() -> Result<()> {
 
     let mut md = String::new();
     let seeds: Vec<String> = args.seeds.iter().map(u64::to_string).collect();
-    writeln!(md, "# RLHF on Shakespeare: every method, {} seeds\n", args.seeds.len())?;
+    let plural = if args.seeds.len() == 1 { "" } else { "s" };
+    writeln!(md, "# RLHF on Shakespeare: every method, {} seed{plural}\n", args.seeds.len())?;
     writeln!(
         md,
         "Command: `scripts/bench rlhf --preset {} --seeds {} --kl-coefs {} --betas {}{}` (per seed `rlx rlhf all` \

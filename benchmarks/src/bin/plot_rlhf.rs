@@ -110,7 +110,9 @@ fn main() -> Result<()> {
                 .label(label.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
             chart.draw_series(points.iter().map(|p| Circle::new(pick(p), 3, color.filled())))?;
-            for (name, x, gold, proxy) in extra {
+            // Best-of-n from the same SFT model shows once, however many runs share it.
+            let first_time = |name: &String| !lines[..i].iter().any(|(_, _, e)| e.iter().any(|q| &q.0 == name));
+            for (name, x, gold, proxy) in extra.iter().filter(|q| first_time(&q.0)) {
                 let point = (*x, if which == 1 { *gold } else { *proxy });
                 let label = format!("{name} ({})", run_name(&args.runs[i]));
                 if name.starts_with("DPO") {
