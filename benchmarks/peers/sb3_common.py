@@ -1,4 +1,5 @@
-"""What the SB3 PPO peer scripts share: rl-zoo3's schedule strings and the training-episode curve callback."""
+"""What the SB3 PPO peer scripts share: rl-zoo3's schedule strings, the training-episode curve callback and the
+per-update statistics callback."""
 from stable_baselines3.common.callbacks import BaseCallback
 
 
@@ -21,4 +22,33 @@ class EpisodeCurve(BaseCallback):
         for info in self.locals["infos"]:
             if "episode" in info:
                 self.curve.append([self.num_timesteps, float(info["episode"]["r"])])
+        return True
+
+
+class UpdateStats(BaseCallback):
+    """[timestep, entropy, approx_kl, clip_fraction, explained_variance] of every PPO update, read from SB3's logger
+    when the next rollout starts (PPO.learn dumps the logger after the rollout, so the last train() values are there).
+    """
+
+    KEYS = ("train/entropy_loss", "train/approx_kl", "train/clip_fraction", "train/explained_variance")
+
+    def __init__(self):
+        super().__init__()
+        self.updates = []
+
+    def _on_rollout_start(self):
+        self._record()
+
+    def _on_training_end(self):
+        if self.updates and self.updates[-1][0] == self.num_timesteps:
+            return
+        self._record()
+
+    def _record(self):
+        values = self.model.logger.name_to_value
+        if all(k in values for k in self.KEYS):
+            entropy_loss, approx_kl, clip_fraction, explained = (float(values[k]) for k in self.KEYS)
+            self.updates.append([self.num_timesteps, -entropy_loss, approx_kl, clip_fraction, explained])
+
+    def _on_step(self):
         return True

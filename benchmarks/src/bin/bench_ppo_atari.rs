@@ -65,7 +65,30 @@ struct Run {
     sps: f64,
     /// (timestep, full-game raw return) of every training episode.
     curve: Vec<(f64, f64)>,
+    /// (timestep, policy entropy, approx_kl, clip fraction, explained variance) of every update; empty in runs kept
+    /// before it was recorded.
+    #[serde(default)]
+    updates: Vec<[f64; 5]>,
     versions: serde_json::Value,
+}
+
+/// The update statistics of an rlx run, from its `progress.csv`: one row per logged step that has all four.
+fn rlx_updates(run_dir: &Path) -> Result<Vec<[f64; 5]>> {
+    let path = run_dir.join("progress.csv");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let tags = ["losses/entropy", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"];
+    let mut rows: std::collections::BTreeMap<u64, [f64; 5]> = Default::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(step), Some(tag), Some(value)) = (f.first(), f.get(1), f.get(2)) else { continue };
+        let (Some(k), Ok(step), Ok(value)) = (tags.iter().position(|t| t == tag), step.parse::<u64>(), value.parse())
+        else {
+            continue;
+        };
+        let row = rows.entry(step).or_insert([step as f64, f64::NAN, f64::NAN, f64::NAN, f64::NAN]);
+        row[k + 1] = value;
+    }
+    Ok(rows.into_values().filter(|r| r.iter().all(|x| x.is_finite())).collect())
 }
 
 const VARIANTS: [(&str, &str, RGBColor); 3] =
@@ -95,6 +118,7 @@ fn run_sb3(args: &Args, seed: u64) -> Result<Run> {
         wall_s: f("wall_s")?,
         sps: f("sps")?,
         curve: json_curve(&out["curve"])?,
+        updates: serde_json::from_value(out["updates"].clone()).unwrap_or_default(),
         versions: out["versions"].clone(),
     })
 }
@@ -122,6 +146,7 @@ fn run_rlx(args: &Args, seed: u64, bf16: bool, dir: &Path) -> Result<Run> {
         wall_s: f("wall_time_s")?,
         sps: f("sps")?,
         curve: rlx_episode_curve(dir)?,
+        updates: rlx_updates(dir)?,
         versions: serde_json::json!({ "precision": if bf16 { "bf16" } else { "f32" } }),
     })
 }
@@ -240,6 +265,21 @@ fn report(args: &Args, runs: &[(String, u64, Run)]) -> Result<()> {
         )?;
         let curves: Vec<&[(f64, f64)]> = mine.iter().map(|r| r.curve.as_slice()).collect();
         panel.series.push(Series { label: name.into(), color, points: seed_band(&curves, total, 25), band: true });
+    }
+    // How the updates went: mean policy entropy (ln 4 = 1.386 for Breakout's uniform policy) per fifth.
+    let recorded: Vec<&(String, u64, Run)> = runs.iter().filter(|r| !r.2.updates.is_empty()).collect();
+    if !recorded.is_empty() {
+        writeln!(md, "\nPolicy entropy after each update, mean per fifth (runs that recorded it):\n")?;
+        writeln!(md, "| run | {} |", (0..5).map(step_k).collect::<Vec<_>>().join(" | "))?;
+        writeln!(md, "|---|{}", "---:|".repeat(5))?;
+        for (variant, seed, r) in recorded {
+            let entropy: Vec<(f64, f64)> = r.updates.iter().map(|u| (u[0], u[1])).collect();
+            let bins: Vec<String> = bin_curve(&entropy, total, 5)
+                .into_iter()
+                .map(|x| x.map_or("-".into(), |x| format!("{x:.3}")))
+                .collect();
+            writeln!(md, "| {} seed {seed} | {} |", label(variant), bins.join(" | "))?;
+        }
     }
     writeln!(md, "\n![PPO Atari learning curves]({})", args.plot.file_name().unwrap_or_default().to_string_lossy())?;
     plot_panels(&args.plot, &[panel])?;
