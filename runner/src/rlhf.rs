@@ -24,7 +24,8 @@ use rlx_agents::device;
 use rlx_agents::logger::Logger;
 use rlx_agents::rlhf::dpo::DpoTrainer;
 use rlx_agents::rlhf::eval;
-use rlx_agents::rlhf::ppo::{log_judgement, Judged, PpoTrainer};
+use rlx_agents::rlhf::eval::Judged;
+use rlx_agents::rlhf::ppo::{log_judgement, PpoTrainer};
 use rlx_agents::rlhf::pretrain::Pretrainer;
 use rlx_agents::rlhf::reward::{label_pairs, load_reward_model, RewardTrainer};
 use rlx_agents::rlhf::sft::{demonstrations, SftTrainer};
@@ -653,14 +654,14 @@ fn evaluate(config: &RlhfConfig, run_dir: &Path) -> Result<()> {
         "SFT",
         &sft_eval,
         &sft_eval,
-        eval::proxy(&rm, &tokenizer, &sft_eval),
+        eval::proxy_reward(&rm, &tokenizer, &sft_eval.samples),
         0.0,
         ppl(&sft_policy),
     )];
     let best = eval::best_of_n(&sft_policy, &rm, &tokenizer, &gold, &prompts, ev, ev.best_of, seed)?;
     let name = format!("best-of-{} (SFT + reward model)", ev.best_of);
     let kl = eval::best_of_n_kl(ev.best_of);
-    rows.push(eval::judgement(&name, &best, &sft_eval, eval::proxy(&rm, &tokenizer, &best), kl, None));
+    rows.push(eval::judgement(&name, &best, &sft_eval, eval::proxy_reward(&rm, &tokenizer, &best.samples), kl, None));
     let mut samples = vec![("SFT".to_string(), sft_eval.clone()), (name, best)];
     for (stage, name) in
         [("ppo", format!("PPO (kl_coef {})", config.ppo.kl_coef)), ("dpo", format!("DPO (beta {})", config.dpo.beta))]
@@ -670,10 +671,9 @@ fn evaluate(config: &RlhfConfig, run_dir: &Path) -> Result<()> {
             continue;
         }
         let (_vs, policy) = load_gpt(gpt.clone(), &checkpoint, stage, device)?;
-        let judged = evaluate_policy(&policy, &tokenizer, &gold, &prompts, ev, seed)?;
-        let kl = kl_to_reference(&policy, &sft_policy, &tokenizer, &judged.samples, ev.temperature);
-        rows.push(eval::judgement(&name, &judged, &sft_eval, eval::proxy(&rm, &tokenizer, &judged), kl, ppl(&policy)));
-        samples.push((name, judged));
+        let judged = eval::judge((&policy, &sft_policy, &rm), &tokenizer, &gold, &prompts, ev, seed)?;
+        rows.push(eval::judgement(&name, &judged.policy, &sft_eval, judged.proxy_reward, judged.kl, ppl(&policy)));
+        samples.push((name, judged.policy));
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let summary = serde_json::json!({

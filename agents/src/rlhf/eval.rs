@@ -119,10 +119,40 @@ pub fn perplexity(model: &Gpt, tokens: &[i64], windows: usize) -> f64 {
     (total / starts.len() as f64).exp()
 }
 
-/// The mean of the reward model's normalized scores of (prompt, continuation) texts; see also
-/// [`super::ppo::proxy_reward`].
-pub fn proxy(reward: &RewardModel, tokenizer: &Bpe, eval: &PolicyEval) -> f64 {
-    super::ppo::proxy_reward(reward, tokenizer, &eval.samples)
+/// The reward model's mean normalized score of (prompt, continuation) texts.
+pub fn proxy_reward(reward: &RewardModel, tokenizer: &Bpe, samples: &[(String, String, f64)]) -> f64 {
+    let sequences: Vec<Vec<i64>> =
+        samples.iter().map(|(p, c, _)| [tokenizer.encode(p), tokenizer.encode(c)].concat()).collect();
+    let total: f64 = tch::no_grad(|| {
+        sequences.chunks(64).map(|c| reward.scores(c, false).sum(tch::Kind::Float).double_value(&[])).sum()
+    });
+    total / sequences.len().max(1) as f64
+}
+
+/// A policy's judgement on held-out prompts: its continuations scored by the gold reward, the reward model's mean
+/// score of them (the proxy) and their KL to the reference.
+pub struct Judged {
+    pub policy: PolicyEval,
+    /// The reward model's mean normalized score of the continuations.
+    pub proxy_reward: f64,
+    /// k1 KL to the reference per continuation.
+    pub kl: f64,
+}
+
+/// Samples `policy`'s continuations of `prompts` (seeded) and judges them: gold reward, proxy reward from
+/// `reward`, KL to `reference`.
+pub fn judge(
+    (policy, reference, reward): (&Gpt, &Gpt, &RewardModel),
+    tokenizer: &Bpe,
+    gold: &GoldReward,
+    prompts: &[String],
+    config: &EvalConfig,
+    seed: u64,
+) -> Result<Judged> {
+    let eval = super::evaluate_policy(policy, tokenizer, gold, prompts, config, seed)?;
+    let proxy_reward = proxy_reward(reward, tokenizer, &eval.samples);
+    let kl = super::kl_to_reference(policy, reference, tokenizer, &eval.samples, config.temperature);
+    Ok(Judged { policy: eval, proxy_reward, kl })
 }
 
 /// A row of the table from a policy's held-out continuations.

@@ -20,9 +20,10 @@
 //! The file reads top to bottom: config, the trainer, a rollout (sampling, scoring, rewards, advantages), the
 //! update, evaluation, checkpoints.
 
+use super::eval::Judged;
 use super::reward::RewardModel;
 use super::task::GoldReward;
-use super::{EvalConfig, PolicyEval};
+use super::EvalConfig;
 use crate::guard::{self, NanPolicy};
 use crate::logger::Logger;
 use crate::{AgentError, Result};
@@ -458,10 +459,8 @@ impl PpoTrainer {
     /// The policy's continuations of the held-out `prompts` judged by the gold reward, with the reward model's mean
     /// score of them (the proxy) and their KL to the reference.
     pub fn judge(&self, tokenizer: &Bpe, gold: &GoldReward, prompts: &[String], eval: &EvalConfig) -> Result<Judged> {
-        let policy = super::evaluate_policy(&self.policy, tokenizer, gold, prompts, eval, self.seed)?;
-        let proxy = proxy_reward(&self.reward, tokenizer, &policy.samples);
-        let kl = super::kl_to_reference(&self.policy, &self.reference, tokenizer, &policy.samples, eval.temperature);
-        Ok(Judged { policy, proxy_reward: proxy, kl })
+        let models = (&self.policy, &self.reference, &self.reward);
+        super::eval::judge(models, tokenizer, gold, prompts, eval, self.seed)
     }
 
     // -----------------------------------------------------------------------------------------------------------
@@ -520,15 +519,6 @@ pub struct PpoLosses {
     pub approx_kl: f64,
     pub clip_fraction: f64,
     pub value_clip_fraction: f64,
-}
-
-/// The policy's held-out judgement at one point of training.
-pub struct Judged {
-    pub policy: PolicyEval,
-    /// The reward model's mean normalized score of the held-out continuations.
-    pub proxy_reward: f64,
-    /// k1 KL to the reference per continuation.
-    pub kl: f64,
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -608,15 +598,6 @@ pub fn ppo_losses(
         clip_fraction,
         value_clip_fraction,
     }
-}
-
-/// The reward model's mean score of (prompt, continuation) texts.
-pub fn proxy_reward(reward: &RewardModel, tokenizer: &Bpe, samples: &[(String, String, f64)]) -> f64 {
-    let sequences: Vec<Vec<i64>> =
-        samples.iter().map(|(p, c, _)| [tokenizer.encode(p), tokenizer.encode(c)].concat()).collect();
-    let total: f64 =
-        tch::no_grad(|| sequences.chunks(64).map(|c| reward.scores(c, false).sum(Kind::Float).double_value(&[])).sum());
-    total / sequences.len().max(1) as f64
 }
 
 fn to_vec(t: &Tensor) -> Vec<f32> {
