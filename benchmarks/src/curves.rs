@@ -15,20 +15,24 @@ pub fn rlx_binary() -> Result<PathBuf> {
     Ok(rlx)
 }
 
-/// (timestep, raw return) of every training episode of an rlx run (`charts/episodic_return` in `progress.csv`).
-pub fn rlx_episode_curve(run_dir: &Path) -> Result<Vec<(f64, f64)>> {
-    let path = run_dir.join("progress.csv");
+/// (step, tag, value) of every row of a run folder's `progress.csv` (rlx's CSV log), in file order; rows that do
+/// not parse (the header) are skipped.
+pub fn progress_rows(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
+    let path = dir.join("progress.csv");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            if f.get(1) != Some(&"charts/episodic_return") {
-                return None;
-            }
-            Some((f[0].parse().ok()?, f[2].parse().ok()?))
+            Some((f.first()?.parse().ok()?, f.get(1)?.to_string(), f.get(2)?.parse().ok()?))
         })
         .collect())
+}
+
+/// (timestep, raw return) of every training episode of an rlx run (`charts/episodic_return` in `progress.csv`).
+pub fn rlx_episode_curve(run_dir: &Path) -> Result<Vec<(f64, f64)>> {
+    let rows = progress_rows(run_dir)?;
+    Ok(rows.into_iter().filter(|r| r.1 == "charts/episodic_return").map(|r| (r.0 as f64, r.2)).collect())
 }
 
 /// (timestep, return) pairs of a peer's JSON `curve` field.

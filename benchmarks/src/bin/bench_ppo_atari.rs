@@ -18,7 +18,9 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use plotters::style::{RGBColor, BLUE, GREEN, RED};
-use rlx_benchmarks::curves::{bin_curve, json_curve, mean_std, plot_panels, rlx_binary, rlx_episode_curve, seed_band};
+use rlx_benchmarks::curves::{
+    bin_curve, json_curve, mean_std, plot_panels, progress_rows, rlx_binary, rlx_episode_curve, seed_band,
+};
 use rlx_benchmarks::curves::{Panel, Series};
 use rlx_benchmarks::{machine, run_peer, today};
 use std::fmt::Write;
@@ -74,17 +76,10 @@ struct Run {
 
 /// The update statistics of an rlx run, from its `progress.csv`: one row per logged step that has all four.
 fn rlx_updates(run_dir: &Path) -> Result<Vec<[f64; 5]>> {
-    let path = run_dir.join("progress.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let tags = ["losses/entropy", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"];
     let mut rows: std::collections::BTreeMap<u64, [f64; 5]> = Default::default();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(',').collect();
-        let (Some(step), Some(tag), Some(value)) = (f.first(), f.get(1), f.get(2)) else { continue };
-        let (Some(k), Ok(step), Ok(value)) = (tags.iter().position(|t| t == tag), step.parse::<u64>(), value.parse())
-        else {
-            continue;
-        };
+    for (step, tag, value) in progress_rows(run_dir)? {
+        let Some(k) = tags.iter().position(|t| *t == tag) else { continue };
         let row = rows.entry(step).or_insert([step as f64, f64::NAN, f64::NAN, f64::NAN, f64::NAN]);
         row[k + 1] = value;
     }

@@ -5,10 +5,10 @@
 //!
 //! usage: plot_rlhf OUT.png RUN_DIR [RUN_DIR ...] [--title TEXT]
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use plotters::prelude::*;
-use rlx_benchmarks::curves::register_font;
+use rlx_benchmarks::curves::{progress_rows, register_font};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -22,19 +22,15 @@ struct Args {
 
 /// (sqrt KL, gold, proxy) of each held-out judgement of a run's PPO stage, in order.
 fn ppo_points(run: &Path) -> Result<Vec<(f64, f64, f64)>> {
-    let path = run.join("ppo/progress.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut points: std::collections::BTreeMap<u64, [f64; 3]> = Default::default();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let (Some(step), Some(tag), Some(value)) = (f.first(), f.get(1), f.get(2)) else { continue };
-        let slot = match *tag {
+    for (step, tag, value) in progress_rows(&run.join("ppo"))? {
+        let slot = match tag.as_str() {
             "eval/kl" => 0,
             "eval/gold_reward" => 1,
             "eval/proxy_reward" => 2,
             _ => continue,
         };
-        points.entry(step.parse()?).or_insert([f64::NAN; 3])[slot] = value.parse()?;
+        points.entry(step).or_insert([f64::NAN; 3])[slot] = value;
     }
     Ok(points.values().map(|p| (p[0].max(0.0).sqrt(), p[1], p[2])).collect())
 }
