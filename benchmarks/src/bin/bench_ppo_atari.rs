@@ -71,16 +71,25 @@ struct Run {
     /// before it was recorded.
     #[serde(default)]
     updates: Vec<[f64; 5]>,
+    /// (timestep, seconds stepping the envs, seconds of the whole rollout, seconds of the update) of every
+    /// iteration; empty in runs kept before it was recorded.
+    #[serde(default)]
+    timing: Vec<[f64; 4]>,
     versions: serde_json::Value,
 }
 
-/// The update statistics of an rlx run, from its `progress.csv`: one row per logged step that has all four.
-fn rlx_updates(run_dir: &Path) -> Result<Vec<[f64; 5]>> {
-    let tags = ["losses/entropy", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"];
-    let mut rows: std::collections::BTreeMap<u64, [f64; 5]> = Default::default();
+/// Rows `[step, value of tags[0], value of tags[1], ...]` of an rlx run's `progress.csv`, one per logged step that
+/// has every tag. `W` is `tags.len() + 1`.
+fn rlx_rows<const W: usize>(run_dir: &Path, tags: &[&str]) -> Result<Vec<[f64; W]>> {
+    assert_eq!(tags.len() + 1, W, "one column per tag after the step");
+    let mut rows: std::collections::BTreeMap<u64, [f64; W]> = Default::default();
     for (step, tag, value) in progress_rows(run_dir)? {
         let Some(k) = tags.iter().position(|t| *t == tag) else { continue };
-        let row = rows.entry(step).or_insert([step as f64, f64::NAN, f64::NAN, f64::NAN, f64::NAN]);
+        let row = rows.entry(step).or_insert_with(|| {
+            let mut row = [f64::NAN; W];
+            row[0] = step as f64;
+            row
+        });
         row[k + 1] = value;
     }
     Ok(rows.into_values().filter(|r| r.iter().all(|x| x.is_finite())).collect())
@@ -114,6 +123,7 @@ fn run_sb3(args: &Args, seed: u64) -> Result<Run> {
         sps: f("sps")?,
         curve: json_curve(&out["curve"])?,
         updates: serde_json::from_value(out["updates"].clone()).unwrap_or_default(),
+        timing: serde_json::from_value(out["timing"].clone()).unwrap_or_default(),
         versions: out["versions"].clone(),
     })
 }
@@ -141,7 +151,11 @@ fn run_rlx(args: &Args, seed: u64, bf16: bool, dir: &Path) -> Result<Run> {
         wall_s: f("wall_time_s")?,
         sps: f("sps")?,
         curve: rlx_episode_curve(dir)?,
-        updates: rlx_updates(dir)?,
+        updates: rlx_rows(
+            dir,
+            &["losses/entropy", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"],
+        )?,
+        timing: rlx_rows(dir, &["charts/env_step_seconds", "charts/rollout_seconds", "charts/update_seconds"])?,
         versions: serde_json::json!({ "precision": if bf16 { "bf16" } else { "f32" } }),
     })
 }
@@ -274,6 +288,33 @@ fn report(args: &Args, runs: &[(String, u64, Run)]) -> Result<()> {
                 .map(|x| x.map_or("-".into(), |x| format!("{x:.3}")))
                 .collect();
             writeln!(md, "| {} seed {seed} | {} |", label(variant), bins.join(" | "))?;
+        }
+    }
+    // Where an iteration's time goes (runs that recorded it): the profile the speed comparison starts from.
+    let timed: Vec<&(String, u64, Run)> = runs.iter().filter(|r| !r.2.timing.is_empty()).collect();
+    if !timed.is_empty() {
+        // Both frameworks log each iteration at its last step, so consecutive rows are one rollout apart.
+        let steps_per_iteration = timed[0].2.timing.get(1).map_or(0.0, |t| t[0]) - timed[0].2.timing[0][0];
+        writeln!(
+            md,
+            "\nWhere an iteration ({steps_per_iteration} env steps) spends its time, mean seconds over the run's \
+             iterations (runs that recorded it; env = inside the vector env's step, frame stacking included; \
+             policy = the rest of the rollout: forward passes, sampling, buffer, GAE; update = 4 epochs of \
+             minibatches):\n"
+        )?;
+        writeln!(md, "| run | env | policy | update | iteration | update share |")?;
+        writeln!(md, "|---|---:|---:|---:|---:|---:|")?;
+        for (variant, seed, r) in timed {
+            let mean = |k: usize| r.timing.iter().map(|t| t[k]).sum::<f64>() / r.timing.len() as f64;
+            let (env, rollout, update) = (mean(1), mean(2), mean(3));
+            writeln!(
+                md,
+                "| {} seed {seed} | {env:.3} | {:.3} | {update:.3} | {:.3} | {:.0}% |",
+                label(variant),
+                rollout - env,
+                rollout + update,
+                100.0 * update / (rollout + update)
+            )?;
         }
     }
     writeln!(md, "\n![PPO Atari learning curves]({})", args.plot.file_name().unwrap_or_default().to_string_lossy())?;
