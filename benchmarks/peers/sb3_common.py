@@ -89,15 +89,15 @@ class PhaseTimes(BaseCallback):
         self.timed_env = timed_env
         self.rows = []
         self._pending = None  # [timestep, env_s, rollout_s] of the iteration whose update is running
-        self._rollout_started = self._env_seconds = self._rollout_ended = 0.0
+        self._rollout_started = self._env_seconds_at_start = self._rollout_ended = 0.0
 
     def _on_rollout_start(self):
         self._close_update()
-        self._rollout_started, self._env_seconds = time.perf_counter(), self.timed_env.seconds
+        self._rollout_started, self._env_seconds_at_start = time.perf_counter(), self.timed_env.seconds
 
     def _on_rollout_end(self):
         self._rollout_ended = time.perf_counter()
-        env_s = self.timed_env.seconds - self._env_seconds
+        env_s = self.timed_env.seconds - self._env_seconds_at_start
         self._pending = [self.num_timesteps, env_s, self._rollout_ended - self._rollout_started]
 
     def _on_training_end(self):

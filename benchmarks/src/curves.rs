@@ -29,6 +29,23 @@ pub fn progress_rows(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
         .collect())
 }
 
+/// Rows `[step, value of tags[0], value of tags[1], ...]` of a run folder's `progress.csv`, in step order, one per
+/// logged step that has every tag. `W` is `tags.len() + 1`.
+pub fn progress_table<const W: usize>(dir: &Path, tags: &[&str]) -> Result<Vec<[f64; W]>> {
+    assert_eq!(tags.len() + 1, W, "one column per tag after the step");
+    let mut rows: std::collections::BTreeMap<u64, [f64; W]> = Default::default();
+    for (step, tag, value) in progress_rows(dir)? {
+        let Some(k) = tags.iter().position(|t| *t == tag) else { continue };
+        let row = rows.entry(step).or_insert_with(|| {
+            let mut row = [f64::NAN; W];
+            row[0] = step as f64;
+            row
+        });
+        row[k + 1] = value;
+    }
+    Ok(rows.into_values().filter(|r| r.iter().all(|x| x.is_finite())).collect())
+}
+
 /// (timestep, raw return) of every training episode of an rlx run (`charts/episodic_return` in `progress.csv`).
 pub fn rlx_episode_curve(run_dir: &Path) -> Result<Vec<(f64, f64)>> {
     let rows = progress_rows(run_dir)?;

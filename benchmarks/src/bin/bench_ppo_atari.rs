@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use plotters::style::{RGBColor, BLUE, GREEN, RED};
 use rlx_benchmarks::curves::{
-    bin_curve, json_curve, mean_std, plot_panels, progress_rows, rlx_binary, rlx_episode_curve, seed_band,
+    bin_curve, json_curve, mean_std, plot_panels, progress_table, rlx_binary, rlx_episode_curve, seed_band,
 };
 use rlx_benchmarks::curves::{Panel, Series};
 use rlx_benchmarks::{machine, run_peer, today};
@@ -78,23 +78,6 @@ struct Run {
     versions: serde_json::Value,
 }
 
-/// Rows `[step, value of tags[0], value of tags[1], ...]` of an rlx run's `progress.csv`, one per logged step that
-/// has every tag. `W` is `tags.len() + 1`.
-fn rlx_rows<const W: usize>(run_dir: &Path, tags: &[&str]) -> Result<Vec<[f64; W]>> {
-    assert_eq!(tags.len() + 1, W, "one column per tag after the step");
-    let mut rows: std::collections::BTreeMap<u64, [f64; W]> = Default::default();
-    for (step, tag, value) in progress_rows(run_dir)? {
-        let Some(k) = tags.iter().position(|t| *t == tag) else { continue };
-        let row = rows.entry(step).or_insert_with(|| {
-            let mut row = [f64::NAN; W];
-            row[0] = step as f64;
-            row
-        });
-        row[k + 1] = value;
-    }
-    Ok(rows.into_values().filter(|r| r.iter().all(|x| x.is_finite())).collect())
-}
-
 const VARIANTS: [(&str, &str, RGBColor); 3] =
     [("sb3", "Stable-Baselines3", RED), ("rlx", "rlx (f32)", BLUE), ("rlx-bf16", "rlx (bf16)", GREEN)];
 
@@ -151,11 +134,11 @@ fn run_rlx(args: &Args, seed: u64, bf16: bool, dir: &Path) -> Result<Run> {
         wall_s: f("wall_time_s")?,
         sps: f("sps")?,
         curve: rlx_episode_curve(dir)?,
-        updates: rlx_rows(
+        updates: progress_table(
             dir,
             &["losses/entropy", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"],
         )?,
-        timing: rlx_rows(dir, &["charts/env_step_seconds", "charts/rollout_seconds", "charts/update_seconds"])?,
+        timing: progress_table(dir, &["charts/env_step_seconds", "charts/rollout_seconds", "charts/update_seconds"])?,
         versions: serde_json::json!({ "precision": if bf16 { "bf16" } else { "f32" } }),
     })
 }
@@ -293,8 +276,8 @@ fn report(args: &Args, runs: &[(String, u64, Run)]) -> Result<()> {
     // Where an iteration's time goes (runs that recorded it): the profile the speed comparison starts from.
     let timed: Vec<&(String, u64, Run)> = runs.iter().filter(|r| !r.2.timing.is_empty()).collect();
     if !timed.is_empty() {
-        // Both frameworks log each iteration at its last step, so consecutive rows are one rollout apart.
-        let steps_per_iteration = timed[0].2.timing.get(1).map_or(0.0, |t| t[0]) - timed[0].2.timing[0][0];
+        // Both frameworks log each iteration at its last step, so the first row's step is one rollout's length.
+        let steps_per_iteration = timed[0].2.timing[0][0];
         writeln!(
             md,
             "\nWhere an iteration ({steps_per_iteration} env steps) spends its time, mean seconds over the run's \

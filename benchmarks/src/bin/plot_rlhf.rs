@@ -8,7 +8,7 @@
 use anyhow::Result;
 use clap::Parser;
 use plotters::prelude::*;
-use rlx_benchmarks::curves::{progress_rows, register_font};
+use rlx_benchmarks::curves::{progress_table, register_font};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -22,17 +22,8 @@ struct Args {
 
 /// (sqrt KL, gold, proxy) of each held-out judgement of a run's PPO stage, in order.
 fn ppo_points(run: &Path) -> Result<Vec<(f64, f64, f64)>> {
-    let mut points: std::collections::BTreeMap<u64, [f64; 3]> = Default::default();
-    for (step, tag, value) in progress_rows(&run.join("ppo"))? {
-        let slot = match tag.as_str() {
-            "eval/kl" => 0,
-            "eval/gold_reward" => 1,
-            "eval/proxy_reward" => 2,
-            _ => continue,
-        };
-        points.entry(step).or_insert([f64::NAN; 3])[slot] = value;
-    }
-    Ok(points.values().map(|p| (p[0].max(0.0).sqrt(), p[1], p[2])).collect())
+    let rows = progress_table::<4>(&run.join("ppo"), &["eval/kl", "eval/gold_reward", "eval/proxy_reward"])?;
+    Ok(rows.iter().map(|[_, kl, gold, proxy]| (kl.max(0.0).sqrt(), *gold, *proxy)).collect())
 }
 
 /// The run folder's name, to tell runs apart in the legend.
