@@ -10,6 +10,9 @@ fn preset(name: &str) -> PpoConfig {
     let text = std::fs::read_to_string(format!("{}/../presets/ppo/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut config: PpoConfig = toml::from_str(&text).unwrap();
     config.device = rlx_agents::device::DeviceChoice::Cpu;
+    // One intra-op thread: with LibTorch's default pool a loaded machine can split a kernel's work differently,
+    // and a fixed seed would then not give one fixed run.
+    config.torch_threads = 1;
     config
 }
 

@@ -24,8 +24,13 @@ pub fn curve(dir: &Path) -> Vec<(u64, String, String)> {
             let f: Vec<&str> = l.split(',').collect();
             (f[0].parse().unwrap(), f[1].to_string(), f[2].to_string())
         })
-        .filter(|(_, tag, _)| !["charts/SPS", "charts/epoch_seconds", "charts/tokens_per_s"].contains(&tag.as_str()))
+        .filter(|(_, tag, _)| !is_wall_clock(tag))
         .collect()
+}
+
+/// Tags that measure wall-clock time (speeds, seconds per phase): they differ between two runs of the same seed.
+fn is_wall_clock(tag: &str) -> bool {
+    matches!(tag, "charts/SPS" | "charts/tokens_per_s") || tag.ends_with("_seconds")
 }
 
 /// `args` fail with exit code != 0 and one stderr line `rlx: error: ...` containing `needle`.
