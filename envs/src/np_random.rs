@@ -71,13 +71,18 @@ fn seed_sequence_words(entropy: &[u32], n_words: usize) -> Vec<u32> {
         .collect()
 }
 
+/// `np.random.SeedSequence(seed).generate_state(n_words)` (32-bit words): what ale-py derives its generator's and
+/// ALE's seeds from.
+pub fn seed_sequence_state(seed: u64, n_words: usize) -> Vec<u32> {
+    // NumPy splits an integer seed into 32-bit words, low first, with no zero words above the highest set one.
+    let entropy: Vec<u32> = if seed >> 32 == 0 { vec![seed as u32] } else { vec![seed as u32, (seed >> 32) as u32] };
+    seed_sequence_words(&entropy, n_words)
+}
+
 impl NpRandom {
     /// `np.random.default_rng(seed)`.
     pub fn from_seed(seed: u64) -> Self {
-        // NumPy splits an integer seed into 32-bit words, low first, with no zero words above the highest set one.
-        let entropy: Vec<u32> =
-            if seed >> 32 == 0 { vec![seed as u32] } else { vec![seed as u32, (seed >> 32) as u32] };
-        let words = seed_sequence_words(&entropy, 8);
+        let words = seed_sequence_state(seed, 8);
         let u64s: Vec<u64> = words.chunks(2).map(|w| w[0] as u64 | (w[1] as u64) << 32).collect();
         let state = (u64s[0] as u128) << 64 | u64s[1] as u128;
         let stream = (u64s[2] as u128) << 64 | u64s[3] as u128;

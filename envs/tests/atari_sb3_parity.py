@@ -1,7 +1,7 @@
 """Records SB3's AtariWrapper trajectories for rlx's SB3 frame parity test (atari_sb3_parity.rs).
 
-For each game: Stable-Baselines3's `AtariWrapper(noop_max=0)` (MaxAndSkip 4 over RGB, EpisodicLife, FireReset,
-WarpFrame 84x84: cv2 RGB2GRAY + INTER_AREA, ClipReward) on ale-py's `<Game>NoFrameskip-v4`, a fixed random action
+For each game: Stable-Baselines3's `AtariWrapper` (NoopReset 30, drawn from the env's seeded generator; MaxAndSkip 4
+over RGB, EpisodicLife, FireReset, WarpFrame 84x84: cv2 RGB2GRAY + INTER_AREA, ClipReward) on ale-py's `<Game>NoFrameskip-v4`, a fixed random action
 sequence, `reset()` whenever an episode ends (a life loss or a game over). Per agent step: the 84x84 frame (appended
 to OUT/<game>.frames, reset frames included, in order), the clipped reward, terminated, truncated and lives.
 Beside each frame, a checksum of the 4-frame stack SB3's `VecFrameStack` makes of it (its `StackedObservations`,
@@ -66,7 +66,7 @@ def main():
         "games": {},
     }
     for game in games:
-        env = AtariWrapper(gym.make(f"{game}NoFrameskip-v4"), noop_max=0)
+        env = AtariWrapper(gym.make(f"{game}NoFrameskip-v4"), noop_max=30)
         rng = np.random.default_rng(0)
         actions = [int(a) for a in rng.integers(env.action_space.n, size=steps)]
         record = {"actions": actions, "rewards": [], "terminated": [], "truncated": [], "lives": [], "resets": []}

@@ -3,7 +3,8 @@
 //! step, across life losses, FIRE resets and game overs.
 //!
 //! SB3 2.9.2 over ale-py 0.12.1 runs now, through `atari_sb3_parity.py` with `RLX_PYTHON` (set by `scripts/test`),
-//! with `noop_max=0` (the random no-op count is the one thing the two sides cannot share) and the same actions.
+//! with its default 30 no-ops and the same actions: rlx seeds its env's NumPy generator as ale-py does, so the random
+//! no-op counts after every game start are SB3's too.
 //! The games are ones whose raw emulation matches ale-py's exactly (see `atari_parity.rs`). With `stack_padding =
 //! "zeros"` the whole 4-frame stacks equal those SB3's `VecFrameStack` builds (checked through a checksum per stack).
 
@@ -66,7 +67,7 @@ fn compare(
     stack_padding: StackPadding,
 ) -> Result<Frames, String> {
     let n = 84 * 84;
-    let config = AtariConfig { noop_max: 0, frame_pipeline: pipeline, stack_padding, ..AtariConfig::no_frameskip_v4() };
+    let config = AtariConfig { frame_pipeline: pipeline, stack_padding, ..AtariConfig::no_frameskip_v4() };
     let mut env = make_atari_with(&format!("{game}NoFrameskip-v4"), config).unwrap();
     let k = env.config().frame_stack;
     let mut theirs = frames.chunks_exact(n);

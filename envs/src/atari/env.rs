@@ -10,14 +10,13 @@ use super::color::PaletteLuma;
 use super::emulator::{fnv1a, Emulator, EmulatorSettings, Rom};
 use super::resize::AreaResize;
 use crate::env::{
-    entropy_rng, from_snapshot, seeded_rng, to_snapshot, Action, Env, EnvRng, EpisodeStats, Info, RngText, Snapshot,
-    Step,
+    entropy_rng, from_snapshot, to_snapshot, Action, Env, EnvRng, EpisodeStats, Info, RngText, Snapshot, Step,
 };
 use crate::error::{EnvError, Result};
+use crate::np_random::seed_sequence_state;
 use crate::render::RgbFrame;
 use crate::space::{DType, Space};
 use ale::BundledRom;
-use rand::Rng;
 
 /// ALE's action code for FIRE.
 const FIRE: i32 = 1;
@@ -58,7 +57,8 @@ pub struct AtariConfig {
     pub frame_skip: u32,
     /// Sticky actions inside ALE: the previous action repeats with this probability (0.0; 0.25 for v5 ids).
     pub repeat_action_probability: f32,
-    /// After a real reset, a random number in 1..=noop_max of no-op frames; 0 = none (30).
+    /// After a real reset, a random number in 1..=noop_max of no-op frames; 0 = none (30). Drawn from the env's
+    /// generator seeded as ale-py seeds its own, so a seeded env makes the no-op counts SB3's `NoopResetEnv` makes.
     pub noop_max: u32,
     /// A life loss ends the agent's episode; the game itself resets only at game over (true).
     pub episodic_life: bool,
@@ -214,6 +214,12 @@ fn ale_py_rom_name(game: &str) -> String {
         name.push(c.to_ascii_lowercase());
     }
     name
+}
+
+/// ale-py's `AtariEnv.seed_game`: the env's NumPy generator (the one SB3's `NoopResetEnv` draws its no-op counts
+/// from) is seeded with the first word of `SeedSequence(seed).generate_state(2)`, not with `seed` itself.
+fn ale_py_np_random(seed: u64) -> EnvRng {
+    EnvRng::from_seed(seed_sequence_state(seed, 2)[0] as u64)
 }
 
 /// A positive ALE seed from an env seed (ALE 0.6 treats 0 as "seed from the clock").
@@ -387,7 +393,9 @@ impl AtariEnv {
         self.grab_latest();
         self.game_return = 0.0;
         self.game_steps = 0;
-        let noops = if self.config.noop_max > 0 { self.rng.random_range(1..=self.config.noop_max) } else { 0 };
+        // `np_random.integers(1, noop_max + 1)`, draw for draw: a seeded env makes SB3's no-op counts.
+        let noops =
+            if self.config.noop_max > 0 { 1 + self.rng.integers(self.config.noop_max as u64) as u32 } else { 0 };
         let noop = self.emulator.actions[0];
         for _ in 0..noops {
             let (_, game_over, truncated) = self.raw_frame(noop);
@@ -489,7 +497,7 @@ impl Env for AtariEnv {
 
     fn reset_into(&mut self, seed: Option<u64>, obs: &mut [u8]) -> Info {
         if let Some(seed) = seed {
-            self.rng = seeded_rng(seed);
+            self.rng = ale_py_np_random(seed);
             // ALE reads its seed when the ROM loads (sticky actions draw from it): reload, as ale-py's seed() does.
             if self.emulator.reseed(ale_seed(seed)).is_ok() {
                 self.was_real_done = true;
