@@ -69,7 +69,7 @@ impl ActionDist {
     /// log-probabilities `[B]`: what a rollout step needs, with as few tensor operations as possible (for
     /// Categorical, one `log_softmax` and one copy).
     pub fn sample_with_log_prob<R: Rng>(&self, rng: &mut R) -> (Vec<f32>, Vec<f32>) {
-        let to_vec = |t: &Tensor| Vec::<f32>::try_from(t.to_device(tch::Device::Cpu).reshape([-1])).expect("floats");
+        let to_vec = rlx_models::to_vec_f32;
         match self {
             ActionDist::Categorical { logits } => {
                 let n = logits.size()[1] as usize;

@@ -825,7 +825,7 @@ impl<T: DqnObs> Learner<T> {
             }
             progress.gradient_steps += 1;
             if cfg.prioritized {
-                let errors = Vec::<f32>::try_from(out.td_errors.abs().to_device(Device::Cpu)).expect("floats");
+                let errors = rlx_models::to_vec_f32(&out.td_errors.abs());
                 let priorities: Vec<f64> = errors.iter().map(|&e| e as f64 + cfg.per_eps).collect();
                 replay.update_priorities(&self.batch.indices, &priorities);
             }

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rlx_envs::atari::{FramePipeline, StackPadding};
 use rlx_envs::vector::VecEnv;
 use rlx_envs::Snapshot;
-use rlx_models::{Adam, AdamConfig};
+use rlx_models::{to_vec_f32, Adam, AdamConfig};
 use rlx_replay::RolloutBuffer;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -638,10 +638,6 @@ pub fn load_policy_weights(
     tensors: &std::collections::HashMap<String, Tensor>,
 ) -> Result<(), String> {
     checkpoint::copy_weights(&policy.vs, tensors, "policy.")
-}
-
-fn to_vec_f32(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1])).expect("float tensor")
 }
 
 /// 1 - Var(returns - values) / Var(returns): how much of the return variance the value function explains.

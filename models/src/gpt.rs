@@ -380,9 +380,9 @@ pub fn sample_rows(logits: &Tensor, sampling: Sampling, rng: &mut impl Rng) -> V
         let threshold = top.narrow(1, k - 1, 1); // (B, 1)
         scaled = scaled.masked_fill(&scaled.lt_tensor(&threshold), f64::NEG_INFINITY);
     }
-    let probs = scaled.softmax(-1, Kind::Float).to_device(tch::Device::Cpu); // (B, V)
+    let probs = scaled.softmax(-1, Kind::Float); // (B, V)
     let vocab = probs.size()[1] as usize;
-    let probs = Vec::<f32>::try_from(probs.reshape([-1])).expect("probabilities");
+    let probs = crate::to_vec_f32(&probs);
     probs
         .chunks(vocab)
         .map(|row| {

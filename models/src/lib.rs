@@ -47,6 +47,12 @@ pub use seq2seq::{Attention, Seq2Seq, Seq2SeqConfig};
 pub use unet::{UNet, UNetConfig};
 pub use vae::{Elbo, Likelihood, Vae, VaeArch, VaeConfig};
 
+/// A tensor's values as a flat `Vec<f32>` on the host, whatever its shape, device or float kind: how rollouts,
+/// replay priorities and judgements read numbers out of a network.
+pub fn to_vec_f32(t: &tch::Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_device(tch::Device::Cpu).to_kind(tch::Kind::Float).reshape([-1])).expect("a float tensor")
+}
+
 /// An image classifier whose activations before its last layer serve as image features: what the Fréchet
 /// distance of generated images is measured on (rlx's stand-in for FID's Inception network).
 pub trait ImageClassifier: tch::nn::ModuleT {

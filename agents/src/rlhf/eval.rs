@@ -78,7 +78,7 @@ pub fn best_of_n(
                 .map_err(|e| AgentError::Runtime(e.to_string()))?;
             let sequences: Vec<Vec<i64>> = ids.iter().zip(&out).map(|(p, c)| [p.as_slice(), c].concat()).collect();
             let scores = tch::no_grad(|| reward.scores(&sequences, false));
-            let scores = Vec::<f32>::try_from(scores.to_device(tch::Device::Cpu)).expect("scores");
+            let scores = rlx_models::to_vec_f32(&scores);
             for ((slot, score), continuation) in best.iter_mut().zip(scores).zip(out) {
                 if score > slot.0 {
                     *slot = (score, continuation);

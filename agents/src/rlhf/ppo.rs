@@ -29,7 +29,7 @@ use crate::logger::Logger;
 use crate::{AgentError, Result};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::SeedableRng;
-use rlx_models::{Bpe, Gpt, GptConfig, Optimizer, Sampling};
+use rlx_models::{to_vec_f32, Bpe, Gpt, GptConfig, Optimizer, Sampling};
 use std::path::Path;
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
@@ -327,7 +327,7 @@ impl PpoTrainer {
         // Scores: the reward model on prompt + continuation, the penalty for a continuation that never ends.
         let sequences: Vec<Vec<i64>> = rows.iter().map(|(p, r)| [*p, *r].concat()).collect();
         let ended: Vec<bool> = responses.iter().map(|r| r.last().is_some_and(|t| self.stop.contains(t))).collect();
-        let proxy = to_vec(&tch::no_grad(|| self.reward.scores(&sequences, false))); // [B]
+        let proxy = to_vec_f32(&tch::no_grad(|| self.reward.scores(&sequences, false))); // [B]
         let scores: Vec<f32> = proxy
             .iter()
             .zip(&ended)
@@ -343,7 +343,7 @@ impl PpoTrainer {
 
         // Per-token rewards and GAE, row by row over the continuation's positions (CPU vectors of B x L).
         let width = input.size()[1] as usize;
-        let (lp, rp, v) = (to_vec(&log_probs), to_vec(&ref_log_probs), to_vec(&values));
+        let (lp, rp, v) = (to_vec_f32(&log_probs), to_vec_f32(&ref_log_probs), to_vec_f32(&values));
         let (mut advantages, mut returns) = (vec![0f32; lp.len()], vec![0f32; lp.len()]);
         let (mut kl, mut k3) = (0.0f64, 0.0f64);
         for (r, (prompt, response)) in rows.iter().enumerate() {
@@ -600,10 +600,6 @@ pub fn ppo_losses(
     }
 }
 
-fn to_vec(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1])).expect("floats")
-}
-
 fn log_iteration(logger: &mut Logger, s: &IterationStats, kl_coef: f64, step: u64) {
     logger.scalar("rlhf/proxy_reward", s.proxy_reward, step);
     logger.scalar("rlhf/gold_reward", s.gold_reward, step);
@@ -651,7 +647,7 @@ mod tests {
     fn whitening_ignores_the_masked_positions() {
         let x = Tensor::from_slice(&[1.0f32, 2.0, 100.0, 3.0]).view([2, 2]);
         let mask = Tensor::from_slice(&[1.0f32, 1.0, 0.0, 1.0]).view([2, 2]);
-        let w = to_vec(&whiten(&x, &mask));
+        let w = to_vec_f32(&whiten(&x, &mask));
         // Over [1, 2, 3]: mean 2, unbiased variance 1.
         let want = [-1.0, 0.0, 0.0, 1.0];
         assert!(w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{w:?}");

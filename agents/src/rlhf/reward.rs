@@ -269,7 +269,7 @@ impl RewardTrainer {
                 let refs: Vec<&Pair> = chunk.iter().collect();
                 let (chosen, rejected) = sequences(&refs);
                 let margin = self.model.scores(&chosen, false) - self.model.scores(&rejected, false);
-                let margin = Vec::<f32>::try_from(margin.to_device(Device::Cpu)).expect("scores");
+                let margin = rlx_models::to_vec_f32(&margin);
                 for (m, pair) in margin.iter().zip(chunk) {
                     right += (*m > 0.0) as usize;
                     if pair.gold.0 != pair.gold.1 {
