@@ -3,8 +3,8 @@
 //! other betas from the same fine-tuned and reward models, each judged by `rlx rlhf eval` on the same held-out
 //! prompts. Writes `results/rlhf_study.md` (every method's gold and proxy reward, KL to SFT, gold win rate against
 //! SFT, end rate, distinct-2 and perplexity as mean +- std over seeds; the reward model's accuracy; wall time per
-//! stage) and `results/rlhf_overoptimization.png` (the first seed's PPO runs, gold and proxy reward against
-//! sqrt(KL), through `plot_rlhf`).
+//! stage) and `results/rlhf_overoptimization.png` (every seed's PPO runs, gold and proxy reward against sqrt(KL),
+//! through `plot_rlhf`).
 //!
 //! Every run keeps its folder under `--work` (default `$RLX_CACHE/bench/rlhf`): a stopped study resumes stage by
 //! stage, and a finished one only rebuilds the report.
@@ -221,13 +221,14 @@ fn main() -> Result<()> {
         writeln!(md, "| {stage} | {} |", stat(&summaries(stage)?, "wall_time_s", 1.0, 0))?;
     }
 
-    // The first seed's PPO runs on one over-optimization plot.
-    let first = &folders[0].1;
-    let ppo_runs: Vec<&PathBuf> = first.iter().take(args.kl_coefs.len()).collect();
+    // Every seed's PPO runs on one over-optimization plot (a colour per KL coefficient).
+    let ppo_runs: Vec<&PathBuf> = folders.iter().flat_map(|(_, d)| d.iter().take(args.kl_coefs.len())).collect();
+    let seeds: Vec<String> = folders.iter().map(|(seed, _)| seed.to_string()).collect();
     let png = args.out.join("rlhf_overoptimization.png");
     let plot = rlx_binary()?.with_file_name("plot_rlhf");
     let mut cmd = Command::new(&plot);
-    cmd.arg(&png).args(&ppo_runs).args(["--title", &format!("RLHF on Shakespeare, seed {}", folders[0].0)]);
+    let title = format!("RLHF on Shakespeare, seed{} {}", if seeds.len() > 1 { "s" } else { "" }, seeds.join(", "));
+    cmd.arg(&png).args(&ppo_runs).args(["--title", &title]);
     if !cmd.status().with_context(|| format!("cannot run {}", plot.display()))?.success() {
         bail!("plot_rlhf failed");
     }

@@ -1,7 +1,8 @@
 //! The over-optimization curve of RLHF runs (Gao et al. 2022): the gold and the proxy reward of the PPO policy's
 //! held-out continuations against sqrt(KL to the SFT policy), from the judgements PPO logs every
 //! `ppo.eval_interval` iterations (`eval/gold_reward`, `eval/proxy_reward`, `eval/kl` in `ppo/progress.csv`), one
-//! line per run; the best-of-n (triangle) and DPO (cross) rows of a run's `eval/summary.json` are drawn as points.
+//! line per run, one colour per KL coefficient (several seeds of a coefficient share it); the best-of-n (triangle)
+//! and DPO (cross) rows of the runs' `eval/summary.json` are drawn as points, each distinct one once.
 //!
 //! usage: plot_rlhf OUT.png RUN_DIR [RUN_DIR ...] [--title TEXT]
 
@@ -54,17 +55,45 @@ fn eval_points(run: &Path) -> Vec<(String, f64, f64, f64)> {
         .collect()
 }
 
+/// One run's PPO judgements and best-of-n / DPO points.
+struct Run {
+    kl_coef: f64,
+    points: Vec<(f64, f64, f64)>,
+    extra: Vec<(String, f64, f64, f64)>,
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     register_font()?;
     let colors = [BLUE, RED, RGBColor(0, 150, 0), MAGENTA, CYAN, BLACK];
-    let mut lines = Vec::new();
-    for run in &args.runs {
-        lines.push((format!("PPO kl_coef {} ({})", kl_coef(run)?, run_name(run)), ppo_points(run)?, eval_points(run)));
+    let runs: Vec<Run> = args
+        .runs
+        .iter()
+        .map(|run| Ok(Run { kl_coef: kl_coef(run)?, points: ppo_points(run)?, extra: eval_points(run) }))
+        .collect::<Result<_>>()?;
+    // One colour per KL coefficient, one line per run (the seeds of a coefficient share its colour and label).
+    let mut coefs: Vec<f64> = Vec::new();
+    for run in &runs {
+        if !coefs.contains(&run.kl_coef) {
+            coefs.push(run.kl_coef);
+        }
     }
-    let all_points = lines.iter().flat_map(|(_, p, e)| {
-        p.iter().map(|q| (q.0, q.1.min(q.2), q.1.max(q.2))).chain(e.iter().map(|q| (q.1, q.2.min(q.3), q.2.max(q.3))))
-    });
+    let group_label = |coef: f64| {
+        let members: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].kl_coef == coef).collect();
+        match members.as_slice() {
+            [one] => format!("PPO kl_coef {coef} ({})", run_name(&args.runs[*one])),
+            many => format!("PPO kl_coef {coef} ({} runs)", many.len()),
+        }
+    };
+    // Best-of-n and DPO points, each once: runs of one seed share their SFT model and so their best-of-n row.
+    let mut extras: Vec<(String, f64, f64, f64)> = Vec::new();
+    for point in runs.iter().flat_map(|r| &r.extra) {
+        if !extras.iter().any(|e| e.0 == point.0 && e.1 == point.1 && e.2 == point.2) {
+            extras.push(point.clone());
+        }
+    }
+    let all_points = runs.iter().flat_map(|r| r.points.iter().map(|q| (q.0, q.1.min(q.2), q.1.max(q.2))));
+    let all_points = all_points.chain(extras.iter().map(|q| (q.1, q.2.min(q.3), q.2.max(q.3))));
     let (x_max, lo, hi) = all_points.fold((0.5f64, f64::MAX, f64::MIN), |(x, lo, hi), p| {
         (x.max(p.0), if p.1.is_finite() { lo.min(p.1) } else { lo }, if p.2.is_finite() { hi.max(p.2) } else { hi })
     });
@@ -86,32 +115,40 @@ fn main() -> Result<()> {
             .y_desc(name)
             .label_style(("sans-serif", 14))
             .draw()?;
-        for (i, (label, points, extra)) in lines.iter().enumerate() {
-            let color = colors[i % colors.len()];
-            let pick = |p: &(f64, f64, f64)| (p.0, if which == 1 { p.1 } else { p.2 });
-            // Segment by segment: a wide polyline's miter joins spike far out where the curve turns back on itself.
-            chart
-                .draw_series(
-                    points.windows(2).map(|w| PathElement::new([pick(&w[0]), pick(&w[1])], color.stroke_width(2))),
-                )?
-                .label(label.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart.draw_series(points.iter().map(|p| Circle::new(pick(p), 3, color.filled())))?;
-            // Best-of-n from the same SFT model shows once, however many runs share it.
-            let first_time = |name: &String| !lines[..i].iter().any(|(_, _, e)| e.iter().any(|q| &q.0 == name));
-            for (name, x, gold, proxy) in extra.iter().filter(|q| first_time(&q.0)) {
-                let point = (*x, if which == 1 { *gold } else { *proxy });
-                let label = format!("{name} ({})", run_name(&args.runs[i]));
-                if name.starts_with("DPO") {
-                    chart
-                        .draw_series(std::iter::once(Cross::new(point, 6, color.stroke_width(2))))?
-                        .label(label)
-                        .legend(move |(x, y)| Cross::new((x + 10, y), 5, color.stroke_width(2)));
-                } else {
-                    chart
-                        .draw_series(std::iter::once(TriangleMarker::new(point, 6, color.filled())))?
-                        .label(label)
-                        .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 5, color.filled()));
+        let pick = |p: &(f64, f64, f64)| (p.0, if which == 1 { p.1 } else { p.2 });
+        for (g, &coef) in coefs.iter().enumerate() {
+            let color = colors[g % colors.len()];
+            for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.kl_coef == coef) {
+                // Segment by segment: a wide polyline's miter joins spike far out where the curve turns back.
+                let segments = chart.draw_series(
+                    run.points.windows(2).map(|w| PathElement::new([pick(&w[0]), pick(&w[1])], color.stroke_width(2))),
+                )?;
+                if runs.iter().position(|r| r.kl_coef == coef) == Some(i) {
+                    segments
+                        .label(group_label(coef))
+                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+                }
+                chart.draw_series(run.points.iter().map(|p| Circle::new(pick(p), 3, color.filled())))?;
+            }
+        }
+        // Best-of-n (triangles) and DPO (crosses) in grey shades, one legend entry per method.
+        let mut labelled: Vec<&str> = Vec::new();
+        for (name, x, gold, proxy) in &extras {
+            let point = (*x, if which == 1 { *gold } else { *proxy });
+            let count = extras.iter().filter(|e| &e.0 == name).count();
+            let label = format!("{name} ({count} runs)");
+            let first = !labelled.contains(&name.as_str());
+            labelled.push(name);
+            if name.starts_with("DPO") {
+                let series = chart.draw_series(std::iter::once(Cross::new(point, 6, BLACK.stroke_width(2))))?;
+                if first {
+                    series.label(label).legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
+                }
+            } else {
+                let grey = RGBColor(110, 110, 110);
+                let series = chart.draw_series(std::iter::once(TriangleMarker::new(point, 6, grey.filled())))?;
+                if first {
+                    series.label(label).legend(move |(x, y)| TriangleMarker::new((x + 10, y), 5, grey.filled()));
                 }
             }
         }
