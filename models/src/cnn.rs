@@ -55,6 +55,10 @@ pub struct NatureCnn {
 
 impl NatureCnn {
     pub const FEATURES: i64 = 512;
+    /// The smallest CPU batch that runs channels-last: below it (an actor's forward pass over a few envs) the copies
+    /// cost more than oneDNN saves (`benchmarks/peers/conv_layout.py`: 0.91x at 8 frames, 1.13x for a DQN step of
+    /// 32, 1.30x for a PPO minibatch of 256).
+    pub const CHANNELS_LAST_BATCH: i64 = 32;
 
     /// `in_channels`: stacked frames (4). `gain`: orthogonal init gain (SB3: sqrt(2)); `None` = PyTorch default.
     pub fn new(path: &nn::Path, in_channels: i64, gain: Option<f64>) -> Self {
@@ -92,13 +96,20 @@ impl NatureCnn {
     /// The forward pass computed in `compute` (`Kind::Float`, or `Kind::BFloat16` for mixed precision: the weights
     /// stay f32 and are cast on the way, so gradients and the optimizer stay f32, as `torch.autocast` does);
     /// features come back as f32.
+    ///
+    ///
+    /// On the CPU, batches of [`Self::CHANNELS_LAST_BATCH`] frames or more run their convolutions channels-last (see
+    /// [`channels_last`]); the output of each stays channels-last, and the flatten before the 512-unit layer reads it
+    /// back in (C, H, W) order, so the features are the same numbers up to float rounding.
     pub fn forward_in(&self, x: &Tensor, compute: Kind) -> Tensor {
+        let relayout = x.device() == tch::Device::Cpu && x.size()[0] >= Self::CHANNELS_LAST_BATCH;
+        let layout = |t: Tensor| if relayout { channels_last(&t) } else { t };
         let conv = |x: &Tensor, c: &nn::Conv2D, stride: i64| {
             let bias = c.bs.as_ref().map(|b| b.to_kind(compute));
-            x.conv2d(&c.ws.to_kind(compute), bias.as_ref(), stride, 0, 1, 1)
+            x.conv2d(&layout(c.ws.to_kind(compute)), bias.as_ref(), stride, 0, 1, 1)
         };
         // Integers up to 255 are exact in bf16, so the cast comes before the scaling.
-        let x = x.to_kind(compute) / 255.0; // (B, C, 84, 84)
+        let x = layout(x.to_kind(compute) / 255.0); // (B, C, 84, 84)
         let x = conv(&x, &self.conv1, STRIDES[0]).relu(); // (B, 32, 20, 20)
         let x = conv(&x, &self.conv2, STRIDES[1]).relu(); // (B, 64, 9, 9)
         let x = conv(&x, &self.conv3, STRIDES[2]).relu().flatten(1, -1); // (B, 3136)
@@ -106,6 +117,16 @@ impl NatureCnn {
         let features = x.linear(&self.fc.ws.to_kind(compute), bias.as_ref()).relu(); // (B, 512)
         features.to_kind(Kind::Float)
     }
+}
+
+/// `x` (B, C, H, W) with the same values laid out channels-last (NHWC in memory: PyTorch's
+/// `memory_format=torch.channels_last`, which tch cannot name, as a permuted copy). oneDNN's CPU convolutions then
+/// skip their layout reorders: NatureCNN's forward and backward on a PPO minibatch of 256 frames took 201 ms instead
+/// of 260 ms with one thread on an AVX2 EPYC (`benchmarks/peers/conv_layout.py`, PyTorch 2.11 = the same LibTorch,
+/// median of 5). Converting the weights on every call costs little and keeps the parameters contiguous, as the
+/// optimizer's flat buffer holds them.
+pub fn channels_last(x: &Tensor) -> Tensor {
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 impl Module for NatureCnn {
@@ -136,6 +157,28 @@ mod tests {
         let frames = Tensor::randint(256, [2, 4, 84, 84], (Kind::Uint8, Device::Cpu));
         assert_eq!(cnn.forward(&frames).size(), [2, NatureCnn::FEATURES]);
     }
+    #[test]
+    fn channels_last_convolutions_give_the_contiguous_features() {
+        tch::manual_seed(2);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cnn = NatureCnn::new(&vs.root(), 4, Some(2f64.sqrt()));
+        let frames = Tensor::randint(256, [NatureCnn::CHANNELS_LAST_BATCH, 4, 84, 84], (Kind::Uint8, Device::Cpu));
+        let laid_out = channels_last(&frames);
+        assert_eq!(laid_out.size(), frames.size());
+        assert_eq!(laid_out.stride(), [84 * 84 * 4, 1, 84 * 4, 4], "NHWC in memory");
+        assert!(laid_out.equal(&frames), "the same values");
+        // The same network on contiguous (NCHW) tensors throughout, as SB3's NatureCNN computes it.
+        let conv = |x: &Tensor, c: &nn::Conv2D, stride| x.conv2d(&c.ws, c.bs.as_ref(), stride, 0, 1, 1).relu();
+        let x = frames.to_kind(Kind::Float) / 255.0;
+        let x = conv(&conv(&conv(&x, &cnn.conv1, 4), &cnn.conv2, 2), &cnn.conv3, 1);
+        assert!(x.is_contiguous());
+        let plain = x.flatten(1, -1).apply(&cnn.fc).relu();
+        let ours = cnn.forward(&frames);
+        let error = f64::try_from((&ours - &plain).abs().max()).unwrap() / f64::try_from(plain.abs().max()).unwrap();
+        println!("channels-last vs contiguous features: {error:.2e} relative");
+        assert!(error < 1e-5, "features differ by {error}");
+    }
+
     #[test]
     fn bf16_mixed_precision_keeps_the_features_and_the_gradient_direction() {
         // What mixed precision must preserve for learning to stay equal: the features (bf16 keeps 8 bits of
