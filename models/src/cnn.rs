@@ -97,7 +97,6 @@ impl NatureCnn {
     /// stay f32 and are cast on the way, so gradients and the optimizer stay f32, as `torch.autocast` does);
     /// features come back as f32.
     ///
-    ///
     /// On the CPU, batches of [`Self::CHANNELS_LAST_BATCH`] frames or more run their convolutions channels-last (see
     /// [`channels_last`]); the output of each stays channels-last, and the flatten before the 512-unit layer reads it
     /// back in (C, H, W) order, so the features are the same numbers up to float rounding.
@@ -157,6 +156,7 @@ mod tests {
         let frames = Tensor::randint(256, [2, 4, 84, 84], (Kind::Uint8, Device::Cpu));
         assert_eq!(cnn.forward(&frames).size(), [2, NatureCnn::FEATURES]);
     }
+
     #[test]
     fn channels_last_convolutions_give_the_contiguous_features() {
         tch::manual_seed(2);

@@ -78,13 +78,6 @@ fn main() -> Result<()> {
             coefs.push(run.kl_coef);
         }
     }
-    let group_label = |coef: f64| {
-        let members: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].kl_coef == coef).collect();
-        match members.as_slice() {
-            [one] => format!("PPO kl_coef {coef} ({})", run_name(&args.runs[*one])),
-            many => format!("PPO kl_coef {coef} ({} runs)", many.len()),
-        }
-    };
     // Best-of-n and DPO points, each once: runs of one seed share their SFT model and so their best-of-n row.
     let mut extras: Vec<(String, f64, f64, f64)> = Vec::new();
     for point in runs.iter().flat_map(|r| &r.extra) {
@@ -118,14 +111,19 @@ fn main() -> Result<()> {
         let pick = |p: &(f64, f64, f64)| (p.0, if which == 1 { p.1 } else { p.2 });
         for (g, &coef) in coefs.iter().enumerate() {
             let color = colors[g % colors.len()];
-            for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.kl_coef == coef) {
+            let members: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].kl_coef == coef).collect();
+            let label = match members.as_slice() {
+                [one] => format!("PPO kl_coef {coef} ({})", run_name(&args.runs[*one])),
+                many => format!("PPO kl_coef {coef} ({} runs)", many.len()),
+            };
+            for (k, run) in members.iter().map(|&i| &runs[i]).enumerate() {
                 // Segment by segment: a wide polyline's miter joins spike far out where the curve turns back.
                 let segments = chart.draw_series(
                     run.points.windows(2).map(|w| PathElement::new([pick(&w[0]), pick(&w[1])], color.stroke_width(2))),
                 )?;
-                if runs.iter().position(|r| r.kl_coef == coef) == Some(i) {
+                if k == 0 {
                     segments
-                        .label(group_label(coef))
+                        .label(label.as_str())
                         .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
                 }
                 chart.draw_series(run.points.iter().map(|p| Circle::new(pick(p), 3, color.filled())))?;
