@@ -87,9 +87,9 @@ def main():
         "# Generative models: rlx vs PyTorch eager, seconds per training epoch",
         "",
         f"`scripts/bench generative-speed` (= `benchmarks/generative_speed.py`), {facts.machine()}, CPU only, each "
-        "model measured on the date shown (rounds: its column). PyTorch {rows[0]['torch']} with {rows[0]['threads']} threads, rlx on the same "
-        "LibTorch. Each round trains one epoch of the preset's network over the first N Fashion-MNIST training "
-        "images, rlx then PyTorch (benchmarks/peers/generative_torch.py: the same network, batch, optimizer and "
+        "model measured on the date shown (rounds: its column). "
+        f"PyTorch {rows[0]['torch']} with {rows[0]['threads']} threads, rlx on the same LibTorch. Each round trains "
+        "one epoch of the preset's network over the first N Fashion-MNIST training images, rlx then PyTorch (benchmarks/peers/generative_torch.py: the same network, batch, optimizer and "
         "update); medians over the rounds. The loss is the epoch's mean training loss (VAE: negative ELBO, nats; "
         "DCGAN: the generator's; DDPM: noise MSE) from different random draws on each side.",
         "",

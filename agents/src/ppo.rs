@@ -284,20 +284,22 @@ pub struct Minibatch {
     pub returns: Tensor,
 }
 
-/// A PPO learner bound to its vector env.
+/// A PPO learner bound to its vector env. Its state is public so tests can replay an update in SB3.
 pub struct Ppo<V: VecEnv> {
     pub config: PpoConfig,
     pub env: V,
     pub policy: ActorCritic,
-    optimizer: Adam,
-    buffer: RolloutBuffer<V::Obs>,
+    pub optimizer: Adam,
+    /// The last rollout, step-major (row = step * n_envs + env), with its advantages and returns.
+    pub buffer: RolloutBuffer<V::Obs>,
     device: Device,
     /// Draws actions and minibatch orders; saved in checkpoints.
-    rng: rand_pcg::Pcg64,
+    pub rng: rand_pcg::Pcg64,
     pub global_step: u64,
     pub iteration: u64,
-    last_obs: Vec<V::Obs>,
-    last_episode_starts: Vec<bool>,
+    /// The envs' current observations (n_envs * obs_len) and whether each starts an episode.
+    pub last_obs: Vec<V::Obs>,
+    pub last_episode_starts: Vec<bool>,
     next_checkpoint: u64,
     /// Updates skipped for a non-finite loss or gradient (`nan_policy = "skip"`), this session.
     pub skipped_updates: u64,
@@ -354,9 +356,13 @@ where
             let rollout_seconds = rollout_started.elapsed().as_secs_f64();
             let progress_remaining = 1.0 - self.global_step as f64 / self.config.total_timesteps as f64;
             let update_started = std::time::Instant::now();
-            self.train(progress_remaining, logger)?;
+            let stats = self.train(progress_remaining)?;
             let update_seconds = update_started.elapsed().as_secs_f64();
             self.iteration += 1;
+            stats.log(logger, self.global_step);
+            if self.skipped_updates > 0 {
+                logger.scalar("charts/skipped_updates", self.skipped_updates as f64, self.global_step);
+            }
             let sps = (self.global_step - start_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
             logger.scalar("charts/SPS", sps, self.global_step);
             logger.scalar("charts/env_step_seconds", env_seconds, self.global_step);
@@ -397,7 +403,7 @@ where
     // -----------------------------------------------------------------------------------------------------------
 
     /// Fills the buffer and computes its advantages; returns the seconds spent inside `env.step`.
-    fn collect_rollouts(&mut self, logger: &mut Logger) -> Result<f64> {
+    pub fn collect_rollouts(&mut self, logger: &mut Logger) -> Result<f64> {
         let n = self.config.n_envs;
         let gamma = self.config.gamma as f32;
         let mut env_seconds = 0.0;
@@ -456,7 +462,9 @@ where
     // The update: n_epochs over shuffled minibatches of the rollout.
     // -----------------------------------------------------------------------------------------------------------
 
-    fn train(&mut self, progress_remaining: f64, logger: &mut Logger) -> Result<()> {
+    /// One update from the buffer at `progress_remaining` (1 at the start of training, 0 at the end), which sets the
+    /// scheduled learning rate and clip range.
+    pub fn train(&mut self, progress_remaining: f64) -> Result<UpdateStats> {
         let cfg = &self.config;
         let (n_epochs, batch_size) = (cfg.n_epochs, cfg.batch_size);
         let lr = cfg.learning_rate.value(progress_remaining);
@@ -476,6 +484,8 @@ where
             (vec![], vec![], vec![], vec![], vec![]);
         let mut indices: Vec<i64> = (0..size).collect();
         'epochs: for _epoch in 0..n_epochs {
+            // SB3 reports the approximate KL of the last epoch only (the others' means over all epochs).
+            approx_kls.clear();
             indices.shuffle(&mut self.rng);
             for chunk in indices.chunks(batch_size) {
                 let idx = Tensor::from_slice(chunk).to_device(self.device);
@@ -501,19 +511,16 @@ where
         }
 
         let mean = |xs: &[f64]| if xs.is_empty() { f64::NAN } else { xs.iter().sum::<f64>() / xs.len() as f64 };
-        let step = self.global_step;
-        logger.scalar("charts/learning_rate", lr, step);
-        logger.scalar("charts/clip_range", clip_range, step);
-        logger.scalar("losses/policy_loss", mean(&pg_losses), step);
-        logger.scalar("losses/value_loss", mean(&value_losses), step);
-        logger.scalar("losses/entropy", -mean(&entropy_losses), step);
-        logger.scalar("losses/approx_kl", mean(&approx_kls), step);
-        logger.scalar("losses/clipfrac", mean(&clip_fractions), step);
-        logger.scalar("losses/explained_variance", explained, step);
-        if self.skipped_updates > 0 {
-            logger.scalar("charts/skipped_updates", self.skipped_updates as f64, step);
-        }
-        Ok(())
+        Ok(UpdateStats {
+            learning_rate: lr,
+            clip_range,
+            policy_loss: mean(&pg_losses),
+            value_loss: mean(&value_losses),
+            entropy: -mean(&entropy_losses),
+            approx_kl: mean(&approx_kls),
+            clip_fraction: mean(&clip_fractions),
+            explained_variance: explained,
+        })
     }
 
     /// The loss of one minibatch under the current policy (SB3's `evaluate_actions`, then [`ppo_loss`]).
@@ -629,6 +636,35 @@ where
         let env_snapshot: &Snapshot = &s["env"];
         self.env.restore(env_snapshot)?;
         Ok(())
+    }
+}
+
+/// What one update did: its scheduled values and the means over its minibatches (what SB3 logs under `train/`).
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateStats {
+    pub learning_rate: f64,
+    pub clip_range: f64,
+    pub policy_loss: f64,
+    pub value_loss: f64,
+    /// The policy's mean entropy (SB3 logs its negative, `entropy_loss`).
+    pub entropy: f64,
+    /// Over the last epoch's minibatches, as SB3 reports it.
+    pub approx_kl: f64,
+    pub clip_fraction: f64,
+    /// Of the rollout's values for its returns, before the update.
+    pub explained_variance: f64,
+}
+
+impl UpdateStats {
+    fn log(&self, logger: &mut Logger, step: u64) {
+        logger.scalar("charts/learning_rate", self.learning_rate, step);
+        logger.scalar("charts/clip_range", self.clip_range, step);
+        logger.scalar("losses/policy_loss", self.policy_loss, step);
+        logger.scalar("losses/value_loss", self.value_loss, step);
+        logger.scalar("losses/entropy", self.entropy, step);
+        logger.scalar("losses/approx_kl", self.approx_kl, step);
+        logger.scalar("losses/clipfrac", self.clip_fraction, step);
+        logger.scalar("losses/explained_variance", self.explained_variance, step);
     }
 }
 
