@@ -1,9 +1,14 @@
-//! PPO's whole update against Stable-Baselines3's own `PPO.train()`, live. rlx trains one iteration on Breakout
-//! (so Adam's moments and step count are not fresh) and collects a second rollout; its state at that point (the
-//! weights, Adam's moments, the rollout, the last observations) and the minibatch order of each epoch go to
-//! `tests/reference/ppo_update_parity.py`, which fills SB3 2.9.2's RolloutBuffer with the rollout and runs
-//! `PPO.train()` from the same state. GAE's advantages and returns, the update's logged statistics and every
-//! parameter after the 16 optimizer steps agree to float tolerance: the learner is SB3's, not only its first step.
+//! PPO's rollout and whole update against Stable-Baselines3's own code, live (SB3 2.9.2 through
+//! `tests/reference/ppo_update_parity.py` with `RLX_PYTHON`).
+//!
+//! The rollout: rlx collects its first rollout on Breakout; SB3's `collect_rollouts()`, on `make_atari_env` with the
+//! same seeds and rlx's initial weights, made to take the same actions, stores the same frames, rewards and episode
+//! starts, the same values and log-probabilities, and the same advantages.
+//! The update: after one ordinary iteration rlx collects a second rollout; its state at that point (the weights,
+//! Adam's moments, the rollout, the last observations) and the minibatch order of each epoch go to SB3, which fills
+//! its RolloutBuffer with the rollout and runs `PPO.train()`. GAE's advantages and returns, the update's logged
+//! statistics and every parameter after the 16 optimizer steps agree to float tolerance: the learner is SB3's, not
+//! only its first step.
 
 use rand::seq::SliceRandom;
 use rlx_agents::device::DeviceChoice;
@@ -35,7 +40,7 @@ fn config() -> PpoConfig {
 }
 
 #[test]
-fn a_whole_update_matches_sb3_train() {
+fn a_rollout_and_a_whole_update_match_sb3() {
     let config = config();
     assert_eq!((config.n_epochs, config.ent_coef, config.vf_coef), (4, 0.01, 0.5), "the script assumes these");
     let frames = AtariConfig { stack_padding: StackPadding::Zeros, ..AtariConfig::default() };
@@ -43,8 +48,16 @@ fn a_whole_update_matches_sb3_train() {
     let mut agent = Ppo::new(config.clone(), env).unwrap();
     let mut logger = Logger::disabled();
 
-    // One ordinary iteration, then the rollout whose update is compared.
+    // The first rollout, compared with SB3's; an ordinary update; the rollout whose update is compared.
+    let initial: Vec<(String, Tensor)> = agent
+        .policy
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (format!("first.w.{name}"), t.detach().copy()))
+        .collect();
     agent.collect_rollouts(&mut logger).unwrap();
+    let first = agent.buffer.clone();
     agent.train(1.0 - agent.global_step as f64 / config.total_timesteps as f64).unwrap();
     agent.collect_rollouts(&mut logger).unwrap();
     let progress_remaining = 1.0 - agent.global_step as f64 / config.total_timesteps as f64;
@@ -88,6 +101,7 @@ fn a_whole_update_matches_sb3_train() {
         config.batch_size as f64,
         config.n_epochs as f64,
         progress_remaining,
+        config.seed as f64,
     ]);
     let mut tensors: Vec<(String, Tensor)> = vec![
         ("obs".into(), Tensor::from_slice(&b.obs).reshape(obs_shape)),
@@ -101,7 +115,9 @@ fn a_whole_update_matches_sb3_train() {
         ("orders".into(), Tensor::stack(&orders, 0)),
         ("adam_step".into(), Tensor::from_slice(&[adam_step])),
         ("settings".into(), settings),
+        ("first.actions".into(), floats(&first.actions)),
     ];
+    tensors.extend(initial);
     for name in &names {
         tensors.push((format!("w.{name}"), before[name].shallow_clone()));
         tensors.push((format!("m.{name}"), m[name].shallow_clone()));
@@ -121,9 +137,27 @@ fn a_whole_update_matches_sb3_train() {
     assert!(status.success(), "{script} failed: is stable-baselines3 installed for {python}?");
     let sb3: HashMap<String, Tensor> = Tensor::read_npz(&output).unwrap().into_iter().collect();
 
+    // The first rollout: the envs and the bookkeeping (SB3's values and log-probabilities are its own).
+    let first_obs = Tensor::from_slice(&first.obs).reshape(obs_shape);
+    assert!(first_obs.equal(&sb3["first.observations"]), "SB3 stored other frames");
+    for (key, ours, tolerance) in [
+        ("rewards", &first.rewards, 0.0),
+        ("episode_starts", &first.episode_starts, 0.0),
+        ("values", &first.values, 1e-5),
+        ("log_probs", &first.log_probs, 1e-5),
+        ("advantages", &first.advantages, 1e-4),
+        ("returns", &first.returns, 1e-4),
+    ] {
+        let error = abs_max(&(floats(ours) - &sb3[&format!("first.{key}")]));
+        println!("first rollout {key}: largest difference {error:.2e}");
+        assert!(error <= tolerance, "first rollout {key} differ from SB3's by {error}");
+    }
+    let rewarded = first.rewards.iter().filter(|&&r| r != 0.0).count();
+    println!("first rollout: {rewarded} rewards, {} episode starts", first.episode_starts.iter().sum::<f32>());
+
     // GAE from the same rollout: SB3's value of the last observations is computed by SB3 from rlx's weights.
     for (key, ours) in [("advantages", &advantages), ("returns", &returns)] {
-        let error = f64::try_from((ours - &sb3[key]).abs().max()).unwrap();
+        let error = abs_max(&(ours - &sb3[key]));
         println!("{key}: largest difference {error:.2e}");
         assert!(error < 1e-4, "{key} differ from SB3's by {error}");
     }
