@@ -89,9 +89,10 @@ def main():
         f"`scripts/bench generative-speed` (= `benchmarks/generative_speed.py`), {facts.machine()}, CPU only, each "
         "model measured on the date shown (rounds: its column). "
         f"PyTorch {rows[0]['torch']} with {rows[0]['threads']} threads, rlx on the same LibTorch. Each round trains "
-        "one epoch of the preset's network over the first N Fashion-MNIST training images, rlx then PyTorch (benchmarks/peers/generative_torch.py: the same network, batch, optimizer and "
-        "update); medians over the rounds. The loss is the epoch's mean training loss (VAE: negative ELBO, nats; "
-        "DCGAN: the generator's; DDPM: noise MSE) from different random draws on each side.",
+        "one epoch of the preset's network over the first N Fashion-MNIST training images, rlx then PyTorch "
+        "(benchmarks/peers/generative_torch.py: the same network, batch, optimizer and update); medians over the "
+        "rounds. The loss is the epoch's mean training loss (VAE: negative ELBO, nats; DCGAN: the generator's; DDPM: "
+        "noise MSE) from different random draws on each side.",
         "",
         "| model | images / epoch | rounds | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx loss | PyTorch loss | measured |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
