@@ -75,11 +75,11 @@ fn a_rollout_and_a_whole_update_match_sb3() {
         })
         .collect();
 
-    let mut names: Vec<String> = agent.policy.vs.variables().into_keys().collect();
-    names.sort();
     // Copies: the variables themselves are views the update writes into.
     let before: HashMap<String, Tensor> =
         agent.policy.vs.variables().into_iter().map(|(name, t)| (name, t.detach().copy())).collect();
+    let mut names: Vec<String> = before.keys().cloned().collect();
+    names.sort();
     let (adam, adam_step) = agent.optimizer.state();
     let adam: HashMap<String, Tensor> = adam.into_iter().map(|(name, t)| (name, t.copy())).collect();
     // The optimizer's flat moments, cut back into per-parameter tensors (it orders parameters by name too).
