@@ -86,6 +86,13 @@ fn vae_learns_mnist_resumes_exactly_samples_and_evaluates() {
     assert!(nll < -test_elbo, "{text}");
     let (fid, floor, noise) = (printed(&text, "fid "), printed(&text, "fid_floor "), printed(&text, "fid_noise "));
     assert!(floor < fid && fid < noise, "{text}");
+    // The finished run's own last distance is reported rather than sampled again (minutes for the DDPM). Without
+    // the run's summary, `eval` samples anew from the config's seed and gets the same number.
+    let last_fid = *value(&rows, "eval/fid").last().unwrap();
+    assert!(text.contains("computed by training") && (fid - last_fid).abs() < 1e-3, "{text}");
+    std::fs::rename(straight.join("summary.json"), dir.path().join("summary.json")).unwrap();
+    let text = ok(&["generative", "eval", straight.to_str().unwrap()]);
+    assert!(!text.contains("computed by training") && (printed(&text, "fid ") - last_fid).abs() < 1e-3, "{text}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub mod vae;
 
 use crate::config;
 use crate::epochs::{run_epochs, scheduled_lr, seed_epoch, EpochRun, Trainer, Update};
-use crate::train::{RunOptions, CHECKPOINT_FILE, CONFIG_FILE};
+use crate::train::{RunOptions, CHECKPOINT_FILE, CONFIG_FILE, SUMMARY_FILE};
 use anyhow::{bail, Context, Result};
 use dcgan::GanTrainer;
 use ddpm::DdpmTrainer;
@@ -471,13 +471,28 @@ fn eval(run_dir: &Path, device: DeviceChoice) -> Result<()> {
     if let Some(metric) = trainer.metric() {
         let n = c.fid_samples;
         let (floor, noise) = fid_scale(&metric.extractor, &metric.reference, trainer.train_set(), n, c.seed);
-        let fid = fid(trainer.as_ref()).unwrap_or(f64::NAN);
         let features = format!("{} features of {}", metric.extractor.model_name, metric.extractor.source.display());
-        println!("fid {fid:.3} ({n} samples vs the held-out set, {features})");
+        match finished_fid(run_dir, trainer.progress().epoch) {
+            Some(fid) => println!("fid {fid:.3} ({n} samples vs the held-out set, {features}; computed by training)"),
+            None => {
+                let fid = fid(trainer.as_ref()).unwrap_or(f64::NAN);
+                println!("fid {fid:.3} ({n} samples vs the held-out set, {features})");
+            }
+        }
         println!("fid_floor {floor:.3} (real training images vs the held-out set)");
         println!("fid_noise {noise:.3} (uniform pixel noise vs the held-out set)");
     }
     Ok(())
+}
+
+/// The Fréchet distance the finished run measured after its last epoch, when that epoch is the checkpoint's: the
+/// samples are drawn from the config's seed, so sampling them again would give the same number (checked in
+/// runner/tests/generative.rs), and for the DDPM it takes minutes.
+fn finished_fid(run_dir: &Path, checkpoint_epoch: usize) -> Option<f64> {
+    let text = std::fs::read_to_string(run_dir.join(SUMMARY_FILE)).ok()?;
+    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let same_epoch = summary["epochs"].as_u64()? == checkpoint_epoch as u64;
+    same_epoch.then(|| summary["eval_fid"].as_f64()).flatten()
 }
 
 /// The scale of the Fréchet distance: real training images (the floor a perfect model reaches) and uniform pixel
