@@ -71,7 +71,7 @@ impl QNetwork {
                 )))
             }
         };
-        let linear = |name: &str, out: i64| nn::linear(&root / name, features, out, Default::default());
+        let linear = |name: &str, out: i64| rlx_models::init::linear(&root / name, features, out, true);
         let head = if config.dueling {
             Head::Dueling { value: linear("value", 1), advantage: linear("advantage", n_actions) }
         } else {

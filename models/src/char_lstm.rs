@@ -6,6 +6,7 @@
 //! train/eval mode of each call (tch's `nn::LSTM` fixes it when built) and so that they start as PyTorch starts
 //! them: every weight and bias uniform in `[-1/sqrt(hidden), 1/sqrt(hidden)]`.
 
+use crate::init;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -54,7 +55,7 @@ impl CharLstm {
             let bs = Some(vs.var("decoder_bias", &[config.vocab], nn::Init::Const(0.0)));
             nn::Linear { ws: embedding.ws.shallow_clone(), bs }
         } else {
-            nn::linear(vs / "decoder", config.hidden, config.vocab, Default::default())
+            init::linear(vs / "decoder", config.hidden, config.vocab, true)
         };
         CharLstm { config, embedding, lstm_weights, decoder }
     }

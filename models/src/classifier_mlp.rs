@@ -1,6 +1,7 @@
 //! A fully connected classifier for flattened images: `Linear -> ReLU -> Dropout` per hidden layer, then a linear
 //! layer to the class logits (PyTorch's default initialization).
 
+use crate::init;
 use crate::ImageClassifier;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -17,10 +18,10 @@ impl MlpClassifier {
         let mut layers = Vec::new();
         let mut width = inputs;
         for (i, &h) in hidden.iter().enumerate() {
-            layers.push(nn::linear(vs / format!("fc{i}"), width, h, Default::default()));
+            layers.push(init::linear(vs / format!("fc{i}"), width, h, true));
             width = h;
         }
-        MlpClassifier { hidden: layers, out: nn::linear(vs / "out", width, classes, Default::default()), dropout }
+        MlpClassifier { hidden: layers, out: init::linear(vs / "out", width, classes, true), dropout }
     }
 }
 

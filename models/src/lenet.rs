@@ -1,6 +1,7 @@
 //! LeNet-5 (LeCun et al. 1998) as it is usually trained today: ReLU instead of scaled tanh, max-pooling instead
 //! of trainable subsampling, a full C3 connection table, and dropout before the last two layers.
 
+use crate::init;
 use crate::ImageClassifier;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -21,11 +22,11 @@ impl LeNet5 {
     pub fn new(vs: &nn::Path, classes: i64, dropout: f64) -> Self {
         let pad2 = nn::ConvConfig { padding: 2, ..Default::default() };
         LeNet5 {
-            conv1: nn::conv2d(vs / "conv1", 1, 6, 5, pad2),
-            conv2: nn::conv2d(vs / "conv2", 6, 16, 5, Default::default()),
-            fc1: nn::linear(vs / "fc1", 16 * 5 * 5, 120, Default::default()),
-            fc2: nn::linear(vs / "fc2", 120, 84, Default::default()),
-            fc3: nn::linear(vs / "fc3", 84, classes, Default::default()),
+            conv1: init::conv2d(vs / "conv1", 1, 6, 5, pad2),
+            conv2: init::conv2d(vs / "conv2", 6, 16, 5, Default::default()),
+            fc1: init::linear(vs / "fc1", 16 * 5 * 5, 120, true),
+            fc2: init::linear(vs / "fc2", 120, 84, true),
+            fc3: init::linear(vs / "fc3", 84, classes, true),
             dropout,
         }
     }

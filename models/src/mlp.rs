@@ -18,16 +18,20 @@ impl Activation {
     }
 }
 
-/// A linear layer with SB3's initialization: orthogonal weights with `gain` (or PyTorch's default init when
-/// `gain` is `None`), zero bias.
+/// A linear layer with SB3's initialization: orthogonal weights with `gain` and zero bias, or PyTorch's default
+/// init when `gain` is `None`.
 pub fn orthogonal_linear(path: nn::Path, inputs: i64, outputs: i64, gain: Option<f64>) -> nn::Linear {
-    let config = match gain {
+    match gain {
         Some(gain) => {
-            nn::LinearConfig { ws_init: nn::Init::Orthogonal { gain }, bs_init: Some(nn::Init::Const(0.0)), bias: true }
+            let config = nn::LinearConfig {
+                ws_init: nn::Init::Orthogonal { gain },
+                bs_init: Some(nn::Init::Const(0.0)),
+                bias: true,
+            };
+            nn::linear(path, inputs, outputs, config)
         }
-        None => nn::LinearConfig::default(),
-    };
-    nn::linear(path, inputs, outputs, config)
+        None => crate::init::linear(path, inputs, outputs, true),
+    }
 }
 
 /// `Linear -> act -> Linear -> act ...` over `hidden` sizes; the output has `hidden.last()` features

@@ -3,12 +3,13 @@
 //! classifier. Shortcuts that change shape are 1x1 convolutions with batch norm (option B). With 3 blocks per stage
 //! it is ResNet-20: 0.27M parameters.
 
+use crate::init;
 use crate::ImageClassifier;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 fn conv3x3(vs: nn::Path, cin: i64, cout: i64, stride: i64) -> nn::Conv2D {
-    nn::conv2d(vs, cin, cout, 3, nn::ConvConfig { stride, padding: 1, bias: false, ..Default::default() })
+    init::conv2d(vs, cin, cout, 3, nn::ConvConfig { stride, padding: 1, bias: false, ..Default::default() })
 }
 
 /// Two 3x3 convolutions with batch norm and a shortcut: `relu(bn(conv(relu(bn(conv(x))))) + shortcut(x))`.
@@ -26,13 +27,13 @@ impl BasicBlock {
     fn new(vs: &nn::Path, cin: i64, cout: i64, stride: i64) -> Self {
         let projection = (stride != 1 || cin != cout).then(|| {
             let config = nn::ConvConfig { stride, bias: false, ..Default::default() };
-            (nn::conv2d(vs / "proj", cin, cout, 1, config), nn::batch_norm2d(vs / "proj_bn", cout, Default::default()))
+            (init::conv2d(vs / "proj", cin, cout, 1, config), init::batch_norm2d(vs / "proj_bn", cout))
         });
         BasicBlock {
             conv1: conv3x3(vs / "conv1", cin, cout, stride),
-            bn1: nn::batch_norm2d(vs / "bn1", cout, Default::default()),
+            bn1: init::batch_norm2d(vs / "bn1", cout),
             conv2: conv3x3(vs / "conv2", cout, cout, 1),
-            bn2: nn::batch_norm2d(vs / "bn2", cout, Default::default()),
+            bn2: init::batch_norm2d(vs / "bn2", cout),
             projection,
         }
     }
@@ -73,9 +74,9 @@ impl ResNet {
         }
         ResNet {
             stem: conv3x3(vs / "stem", channels, widths[0], 1),
-            stem_bn: nn::batch_norm2d(vs / "stem_bn", widths[0], Default::default()),
+            stem_bn: init::batch_norm2d(vs / "stem_bn", widths[0]),
             blocks,
-            fc: nn::linear(vs / "fc", cin, classes, Default::default()),
+            fc: init::linear(vs / "fc", cin, classes, true),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! the source are masked out of the attention. Decoding: teacher-forced for training, greedy or beam search for
 //! inference, each returning the attention weights of every output step.
 
+use crate::init;
 use crate::seq_data::{EOS, PAD, SOS};
 use tch::nn::{self, Module, RNN};
 use tch::{Kind, Tensor};
@@ -67,7 +68,7 @@ impl Seq2Seq {
     pub fn new(vs: &nn::Path, config: Seq2SeqConfig) -> Self {
         let (e, h) = (config.embed, config.hidden);
         let gru = |path: nn::Path, inputs: i64, bidirectional: bool| {
-            nn::gru(path, inputs, h, nn::RNNConfig { bidirectional, batch_first: true, ..Default::default() })
+            init::gru(path, inputs, h, nn::RNNConfig { bidirectional, batch_first: true, ..Default::default() })
         };
         let decoder_inputs = match config.attention {
             Attention::Bahdanau => e + 2 * h,
@@ -82,13 +83,13 @@ impl Seq2Seq {
             target_embedding: nn::embedding(vs / "target_embedding", config.target_vocab, e, Default::default()),
             encoder_forward: gru(vs / "encoder_forward", e, false),
             encoder_backward: gru(vs / "encoder_backward", e, false),
-            bridge: nn::linear(vs / "bridge", 2 * h, h, Default::default()),
+            bridge: init::linear(vs / "bridge", 2 * h, h, true),
             decoder: gru(vs / "decoder", decoder_inputs, false),
-            query: nn::linear(vs / "attention_query", h, h, nn::LinearConfig { bias: false, ..Default::default() }),
-            keys: nn::linear(vs / "attention_keys", 2 * h, h, nn::LinearConfig { bias: false, ..Default::default() }),
-            v: nn::linear(vs / "attention_v", h, 1, nn::LinearConfig { bias: false, ..Default::default() }),
-            combine: nn::linear(vs / "combine", 3 * h, h, nn::LinearConfig { bias: false, ..Default::default() }),
-            out: nn::linear(vs / "out", out_inputs, config.target_vocab, Default::default()),
+            query: init::linear(vs / "attention_query", h, h, false),
+            keys: init::linear(vs / "attention_keys", 2 * h, h, false),
+            v: init::linear(vs / "attention_v", h, 1, false),
+            combine: init::linear(vs / "combine", 3 * h, h, false),
+            out: init::linear(vs / "out", out_inputs, config.target_vocab, true),
             config,
         }
     }

@@ -5,11 +5,12 @@
 //! connections concatenated across. The output convolution starts at zero, so the untrained network predicts no
 //! noise.
 
+use crate::init;
 use tch::nn;
 use tch::{Kind, Tensor};
 
 fn conv3x3(vs: nn::Path, cin: i64, cout: i64, stride: i64) -> nn::Conv2D {
-    nn::conv2d(vs, cin, cout, 3, nn::ConvConfig { stride, padding: 1, ..Default::default() })
+    init::conv2d(vs, cin, cout, 3, nn::ConvConfig { stride, padding: 1, ..Default::default() })
 }
 
 /// Group norm with up to 8 groups (fewer when the channels do not divide by 8).
@@ -36,10 +37,10 @@ impl ResBlock {
         ResBlock {
             norm1: group_norm(vs / "norm1", cin),
             conv1: conv3x3(vs / "conv1", cin, cout, 1),
-            step: nn::linear(vs / "step", embed, cout, Default::default()),
+            step: init::linear(vs / "step", embed, cout, true),
             norm2: group_norm(vs / "norm2", cout),
             conv2: conv3x3(vs / "conv2", cout, cout, 1),
-            skip: (cin != cout).then(|| nn::conv2d(vs / "skip", cin, cout, 1, Default::default())),
+            skip: (cin != cout).then(|| init::conv2d(vs / "skip", cin, cout, 1, Default::default())),
             dropout,
         }
     }
@@ -91,10 +92,14 @@ impl UNet {
         let (c, p) = (config.channels, config.dropout);
         let e = 4 * c; // step embedding width
         let block = |name: &str, cin: i64, cout: i64| ResBlock::new(&(vs / name), cin, cout, e, p);
-        let zero = nn::ConvConfig { padding: 1, ws_init: nn::Init::Const(0.0), ..Default::default() };
+        // PyTorch's default init, then a zero weight (the bias keeps its draw, as `nn.init.zeros_(conv.weight)`).
+        let mut conv_out = init::conv2d(vs / "conv_out", c, 1, 3, nn::ConvConfig { padding: 1, ..Default::default() });
+        tch::no_grad(|| {
+            let _ = conv_out.ws.zero_();
+        });
         UNet {
-            embed_fc1: nn::linear(vs / "embed_fc1", c, e, Default::default()),
-            embed_fc2: nn::linear(vs / "embed_fc2", e, e, Default::default()),
+            embed_fc1: init::linear(vs / "embed_fc1", c, e, true),
+            embed_fc2: init::linear(vs / "embed_fc2", e, e, true),
             conv_in: conv3x3(vs / "conv_in", 1, c, 1),
             down0: block("down0", c, c),
             pool0: conv3x3(vs / "pool0", c, c, 2),
@@ -108,7 +113,7 @@ impl UNet {
             unpool0: conv3x3(vs / "unpool0", 2 * c, 2 * c, 1),
             up0: block("up0", 3 * c, c),
             norm_out: group_norm(vs / "norm_out", c),
-            conv_out: nn::conv2d(vs / "conv_out", c, 1, 3, zero),
+            conv_out,
             config,
         }
     }

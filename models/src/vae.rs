@@ -8,6 +8,7 @@
 //! and the importance-weighted estimate of `-log p(x)` (Burda et al. 2016) with k samples, a tighter bound that
 //! approaches the true negative log-likelihood as k grows.
 
+use crate::init;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -78,39 +79,39 @@ impl Vae {
             VaeArch::Mlp => {
                 let encoder = nn::seq()
                     .add_fn(|x| x.flatten(1, -1))
-                    .add(nn::linear(vs / "enc_fc", PIXELS, h, Default::default()))
+                    .add(init::linear(vs / "enc_fc", PIXELS, h, true))
                     .add_fn(Tensor::relu);
                 let decoder = nn::seq()
-                    .add(nn::linear(vs / "dec_fc", z, h, Default::default()))
+                    .add(init::linear(vs / "dec_fc", z, h, true))
                     .add_fn(Tensor::relu)
-                    .add(nn::linear(vs / "dec_out", h, PIXELS, Default::default()));
+                    .add(init::linear(vs / "dec_out", h, PIXELS, true));
                 (encoder, decoder, h)
             }
             VaeArch::Conv => {
                 let down = nn::ConvConfig { stride: 2, padding: 1, ..Default::default() };
                 let up = nn::ConvTransposeConfig { stride: 2, padding: 1, ..Default::default() };
                 let encoder = nn::seq()
-                    .add(nn::conv2d(vs / "enc_conv1", 1, 32, 4, down)) // (B, 32, 14, 14)
+                    .add(init::conv2d(vs / "enc_conv1", 1, 32, 4, down)) // (B, 32, 14, 14)
                     .add_fn(Tensor::relu)
-                    .add(nn::conv2d(vs / "enc_conv2", 32, 64, 4, down)) // (B, 64, 7, 7)
+                    .add(init::conv2d(vs / "enc_conv2", 32, 64, 4, down)) // (B, 64, 7, 7)
                     .add_fn(Tensor::relu)
                     .add_fn(|x| x.flatten(1, -1))
-                    .add(nn::linear(vs / "enc_fc", 64 * 7 * 7, h, Default::default()))
+                    .add(init::linear(vs / "enc_fc", 64 * 7 * 7, h, true))
                     .add_fn(Tensor::relu);
                 let decoder = nn::seq()
-                    .add(nn::linear(vs / "dec_fc", z, h, Default::default()))
+                    .add(init::linear(vs / "dec_fc", z, h, true))
                     .add_fn(Tensor::relu)
-                    .add(nn::linear(vs / "dec_fc2", h, 64 * 7 * 7, Default::default()))
+                    .add(init::linear(vs / "dec_fc2", h, 64 * 7 * 7, true))
                     .add_fn(|x| x.relu().view([-1, 64, 7, 7]))
-                    .add(nn::conv_transpose2d(vs / "dec_deconv1", 64, 32, 4, up)) // (B, 32, 14, 14)
+                    .add(init::conv_transpose2d(vs / "dec_deconv1", 64, 32, 4, up)) // (B, 32, 14, 14)
                     .add_fn(Tensor::relu)
-                    .add(nn::conv_transpose2d(vs / "dec_deconv2", 32, 1, 4, up)); // (B, 1, 28, 28)
+                    .add(init::conv_transpose2d(vs / "dec_deconv2", 32, 1, 4, up)); // (B, 1, 28, 28)
                 (encoder, decoder, h)
             }
         };
         Vae {
-            mu: nn::linear(vs / "enc_mu", torso_out, z, Default::default()),
-            log_var: nn::linear(vs / "enc_log_var", torso_out, z, Default::default()),
+            mu: init::linear(vs / "enc_mu", torso_out, z, true),
+            log_var: init::linear(vs / "enc_log_var", torso_out, z, true),
             encoder,
             decoder,
             config,
