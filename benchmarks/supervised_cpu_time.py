@@ -1,0 +1,117 @@
+"""`scripts/bench supervised-cpu-time`: the CPU time a seq2seq task's training costs in rlx and in PyTorch eager, a
+measure this machine's drifting speed and other processes barely move (wall-clock epochs of the same binary vary by
+up to a third here from one run to the next).
+
+Both sides run with one intra-op thread (OMP_NUM_THREADS=1: no OpenMP threads spinning at barriers, whose CPU time
+counts but does no work) and are measured from outside, by the user + system CPU seconds of the whole process
+(`os.wait4`). Each side runs the task's preset for one epoch with two training-set sizes, SMALL and the preset's
+own; the difference between the two is the CPU time of training on the extra examples, with start-up, data
+generation of the held-out set and evaluation cancelled out. Rounds interleave the two frameworks (ABBA), medians
+over rounds.
+
+rlx: `rlx supervised TASK --set epochs=1 --set n_train=N`; PyTorch: benchmarks/peers/supervised_torch.py's
+`seq2seq()` with the same preset and n_train = N.
+
+usage: python supervised_cpu_time.py RLX_BINARY OUT.md [--tasks T ...] [--small N] [--rounds N]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import tomllib
+
+import facts  # benchmarks/facts.py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TASKS = ["seq2seq-dates", "seq2seq-addition"]
+TORCH_RUN = """
+import json, random, sys, tomllib, torch
+sys.path.insert(0, {peers!r})
+import supervised_torch
+p = tomllib.load(open({preset!r}, "rb"))
+p["n_train"] = {n}
+torch.manual_seed(0)
+random.seed(0)
+print(json.dumps([torch.__version__, torch.get_num_threads()]))
+supervised_torch.seq2seq({task!r}, p, 1)
+"""
+
+
+def cpu_seconds(command):
+    """User + system CPU seconds of `command` (and its threads), run to completion with one intra-op thread."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        sys.exit(f"{command[0]} failed (status {status})")
+    return usage.ru_utime + usage.ru_stime, out
+
+
+def rlx_cpu(rlx, task, n):
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, _ = cpu_seconds([rlx, "supervised", task, "--seed", "0", "--device", "cpu", "--quiet",
+                                  "--run-dir", os.path.join(tmp, "run"), "--set", "epochs=1", "--set", f"n_train={n}"])
+    return seconds
+
+
+def torch_cpu(task, n):
+    preset = os.path.join(HERE, "..", "presets", "supervised", f"{task}.toml")
+    code = TORCH_RUN.format(peers=os.path.join(HERE, "peers"), preset=preset, n=n, task=task)
+    seconds, out = cpu_seconds([sys.executable, "-c", code])
+    return seconds, out.splitlines()[0]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rlx")
+    parser.add_argument("out")
+    parser.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rows, versions = [], '["?", "?"]'
+    for task in args.tasks:
+        large = tomllib.load(open(os.path.join(HERE, "..", "presets", "supervised", f"{task}.toml"), "rb"))["n_train"]
+        ours, theirs = [], []
+        for r in range(args.rounds):
+            measured = {}
+            order = ["rlx", "torch"] if r % 2 == 0 else ["torch", "rlx"]
+            for n in (args.small, large):
+                for side in (order if n == args.small else order[::-1]):
+                    if side == "rlx":
+                        measured[side, n] = rlx_cpu(args.rlx, task, n)
+                    else:
+                        measured[side, n], versions = torch_cpu(task, n)
+            ours.append(measured["rlx", large] - measured["rlx", args.small])
+            theirs.append(measured["torch", large] - measured["torch", args.small])
+            print(f"{task} round {r + 1}: rlx {ours[-1]:.1f} s, PyTorch {theirs[-1]:.1f} s", file=sys.stderr)
+        rows.append((task, large - args.small, ours, theirs))
+    torch_version, threads = json.loads(versions)
+    lines = [
+        "# seq2seq training: CPU time, rlx vs PyTorch eager",
+        "",
+        f"`scripts/bench supervised-cpu-time` (= `benchmarks/supervised_cpu_time.py`), {facts.machine()}, "
+        f"{facts.now()}. PyTorch {torch_version} with {threads} intra-op thread; rlx on the same "
+        "LibTorch with one thread too. The CPU time (user + system) of training on the extra examples between a run "
+        f"of {args.small:,} training examples and one of the preset's count, one epoch each, same preset, batch, "
+        f"optimizer and clipping; rounds interleaved, medians over {args.rounds} rounds. Wall-clock epochs with "
+        "two threads are in supervised_speed.md.",
+        "",
+        "| task | extra examples | rlx CPU s | PyTorch CPU s | PyTorch / rlx | rounds (rlx / PyTorch) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for task, extra, ours, theirs in rows:
+        each = ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(ours, theirs))
+        lines.append(f"| {task} | {extra:,} | {statistics.median(ours):.1f} | {statistics.median(theirs):.1f} | "
+                     f"**{statistics.median(theirs) / statistics.median(ours):.2f}x** | {each} |")
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
