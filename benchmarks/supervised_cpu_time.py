@@ -1,6 +1,6 @@
-"""`scripts/bench supervised-cpu-time`: the CPU time a seq2seq task's training costs in rlx and in PyTorch eager, a
-measure this machine's drifting speed and other processes barely move (wall-clock epochs of the same binary vary by
-up to a third here from one run to the next).
+"""`scripts/bench supervised-cpu-time`: the CPU time a seq2seq task's training costs in rlx and in PyTorch eager, the
+work itself rather than the wall-clock time, which on this machine varies by up to a third between two runs of the
+same binary (other processes still move it through the shared caches: run it on a quiet machine).
 
 Both sides run with one intra-op thread (OMP_NUM_THREADS=1: no OpenMP threads spinning at barriers, whose CPU time
 counts but does no work) and are measured from outside, by the user + system CPU seconds of the whole process
