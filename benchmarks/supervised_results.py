@@ -91,7 +91,7 @@ def main():
                 json.dump(record, f, indent=1)
                 f.write("\n")
             os.replace(kept + ".tmp", kept)
-        rows.append((task, record["summary"], record["command"], record["translations"]))
+        rows.append((task, record["summary"], record["command"], record["translations"], record.get("finished", "?")))
 
     date = facts.now()
     lines = [
@@ -100,12 +100,14 @@ def main():
         f"`scripts/bench supervised` (= `benchmarks/supervised_results.py`), report written {date} on "
         f"{facts.machine()}, CPU only. Each task trains with its preset "
         "(presets/supervised/<task>.toml), seed 0; wall-clock is the whole run as it happened on this machine "
-        "(other jobs may have shared its 2 cores: speed is measured side by side with PyTorch separately).",
+        "(other jobs may have shared its 2 cores: speed is measured side by side with PyTorch separately). "
+        "Runs finished before 2026-12-04 05:10 UTC started from tch's default initialization; later ones from "
+        "PyTorch's, as their peers do (models/src/init.rs).",
         "",
-        "| task | metric | result | target | met | epochs | wall-clock | s / epoch | command |",
-        "|---|---|---:|---:|---|---:|---:|---:|---|",
+        "| task | metric | result | target | met | epochs | wall-clock | s / epoch | finished | command |",
+        "|---|---|---:|---:|---|---:|---:|---:|---|---|",
     ]
-    for task, summary, command, _ in rows:
+    for task, summary, command, _, finished in rows:
         key, target, sense, what = TARGETS[task]
         value = summary[key]
         shown = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.3f}"
@@ -116,10 +118,10 @@ def main():
             met = "yes" if (value >= target if sense == ">=" else value <= target) else "**no**"
         lines.append(
             f"| {task} | {what} | {shown} | {goal} | {met} | {summary['epochs']} | {summary['wall_time_s'] / 60:.1f} min "
-            f"| {summary['seconds_per_epoch']:.1f} | `{command}` |"
+            f"| {summary['seconds_per_epoch']:.1f} | {finished} | `{command}` |"
         )
     lines.append("")
-    for task, _, _, translations in rows:
+    for task, _, _, translations, _ in rows:
         lines.append(f"![{task}](supervised_{task}.png)")
         if task.startswith("fashion"):
             lines.append(f"![{task} confusion matrix](supervised_{task}_confusion.png)")
