@@ -63,7 +63,12 @@ impl NatureCnn {
     /// `in_channels`: stacked frames (4). `gain`: orthogonal init gain (SB3: sqrt(2)); `None` = PyTorch default.
     pub fn new(path: &nn::Path, in_channels: i64, gain: Option<f64>) -> Self {
         let conv = |p: nn::Path, i, o, k, s| {
-            let mut conv = crate::init::conv2d(p, i, o, k, nn::ConvConfig { stride: s, ..Default::default() });
+            let config = nn::ConvConfig { stride: s, ..Default::default() };
+            // With a gain, tch's default draw is replaced below (and leaves the random stream as it always was).
+            let mut conv = match gain {
+                None => crate::init::conv2d(p, i, o, k, config),
+                Some(_) => nn::conv2d(p, i, o, k, config),
+            };
             if let Some(gain) = gain {
                 // tch's `Init::Orthogonal` leaves a conv kernel flattened to (out, in * k * k): draw the matrix
                 // that way, as torch.nn.init.orthogonal_ does, and fold it back into (out, in, k, k).
