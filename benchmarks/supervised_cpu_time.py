@@ -2,12 +2,9 @@
 work itself rather than the wall-clock time, which on this machine varies by up to a third between two runs of the
 same binary (other processes still move it through the shared caches: run it on a quiet machine).
 
-Both sides run with one intra-op thread (OMP_NUM_THREADS=1: no OpenMP threads spinning at barriers, whose CPU time
-counts but does no work) and are measured from outside, by the user + system CPU seconds of the whole process
-(`os.wait4`). Each side runs the task's preset for one epoch with two training-set sizes, SMALL and the preset's
-own; the difference between the two is the CPU time of training on the extra examples, with start-up, data
-generation of the held-out set and evaluation cancelled out. Rounds interleave the two frameworks (ABBA), medians
-over rounds.
+Measured as benchmarks/cpu_time.py describes: one intra-op thread each, CPU seconds from outside, the difference
+between one epoch on SMALL examples and one on the preset's own count, rounds interleaved (ABBA), medians over
+rounds.
 
 rlx: `rlx supervised TASK --set epochs=1 --set n_train=N`; PyTorch: benchmarks/peers/supervised_torch.py's
 `seq2seq()` with the same preset and n_train = N.
@@ -18,12 +15,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import tomllib
 
 import facts  # benchmarks/facts.py
+from cpu_time import cpu_seconds, extra_cpu_seconds  # benchmarks/cpu_time.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASKS = ["seq2seq-dates", "seq2seq-addition"]
@@ -38,17 +35,6 @@ random.seed(0)
 print(json.dumps([torch.__version__, torch.get_num_threads()]))
 supervised_torch.seq2seq({task!r}, p, 1)
 """
-
-
-def cpu_seconds(command):
-    """User + system CPU seconds of `command` (and its threads), run to completion with one intra-op thread."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        sys.exit(f"{command[0]} failed (status {status})")
-    return usage.ru_utime + usage.ru_stime, out
 
 
 def rlx_cpu(rlx, task, n):
@@ -76,19 +62,17 @@ def main():
     rows, versions = [], '["?", "?"]'
     for task in args.tasks:
         large = tomllib.load(open(os.path.join(HERE, "..", "presets", "supervised", f"{task}.toml"), "rb"))["n_train"]
-        ours, theirs = [], []
-        for r in range(args.rounds):
-            measured = {}
-            order = ["rlx", "torch"] if r % 2 == 0 else ["torch", "rlx"]
-            for n in (args.small, large):
-                for side in (order if n == args.small else order[::-1]):
-                    if side == "rlx":
-                        measured[side, n] = rlx_cpu(args.rlx, task, n)
-                    else:
-                        measured[side, n], versions = torch_cpu(task, n)
-            ours.append(measured["rlx", large] - measured["rlx", args.small])
-            theirs.append(measured["torch", large] - measured["torch", args.small])
-            print(f"{task} round {r + 1}: rlx {ours[-1]:.1f} s, PyTorch {theirs[-1]:.1f} s", file=sys.stderr)
+        versions_seen = []
+
+        def measure(side, n):
+            if side == "rlx":
+                return rlx_cpu(args.rlx, task, n)
+            seconds, seen = torch_cpu(task, n)
+            versions_seen.append(seen)
+            return seconds
+
+        ours, theirs = extra_cpu_seconds(measure, args.small, large, args.rounds, task)
+        versions = versions_seen[-1]
         rows.append((task, large - args.small, ours, theirs))
     torch_version, threads = json.loads(versions)
     lines = [

@@ -144,7 +144,8 @@ def main():
     model_name, n = sys.argv[1], int(sys.argv[2])
     with open(os.path.join(HERE, f"../../presets/generative/fashion-{model_name}.toml"), "rb") as f:
         p = tomllib.load(f)
-    torch.set_num_threads(os.cpu_count())
+    if "OMP_NUM_THREADS" not in os.environ:  # generative_cpu_time.py runs it with one thread
+        torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
     images = fashion_train(n)
     batch = p.get("batch_size", 128)

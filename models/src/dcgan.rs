@@ -93,10 +93,12 @@ impl Generator {
     }
 }
 
-/// Leaky ReLU with DCGAN's slope 0.2. tch's `leaky_relu` has PyTorch's default 0.01 fixed, so this is PReLU with
-/// its one weight held at 0.2: a single fused op each way, where `max(x, 0.2 x)` took three (12% slower epochs).
+/// Leaky ReLU with DCGAN's slope 0.2, as `lerp(x, relu(x), 0.8) = 0.2 x + 0.8 relu(x)`: x where x > 0, 0.2 x to
+/// float rounding elsewhere. tch binds `leaky_relu` only with PyTorch's default slope 0.01. Forward and backward
+/// at batch 128 on one core (the discriminator's two activations): F.leaky_relu 2.2 ms, this 5.6 ms, PReLU with a
+/// fixed 0.2 weight 16.4 ms (its backward also reduces a weight gradient), `max(x, 0.2 x)` 42 ms.
 fn leaky_relu(x: &Tensor) -> Tensor {
-    x.prelu(&Tensor::from_slice(&[0.2f32]).to_device(x.device()))
+    x.lerp(&x.relu(), 0.8)
 }
 
 #[derive(Debug)]

@@ -1,0 +1,41 @@
+"""The CPU-time measurement that supervised_cpu_time.py and generative_cpu_time.py share: the work a training costs
+rather than its wall-clock time, which on this machine varies by up to a third between two runs of the same binary.
+
+Each side (rlx, PyTorch) runs with one intra-op thread (OMP_NUM_THREADS=1: no OpenMP threads spinning at barriers,
+whose CPU time counts but does no work) and is measured from outside, by the user + system CPU seconds of the whole
+process (`os.wait4`). Each side trains one epoch on a SMALL and on a LARGE training set; the difference is the CPU
+time of training on the extra examples, with start-up, data loading and evaluation cancelled out. Rounds interleave
+the two sides (ABBA).
+"""
+import os
+import subprocess
+import sys
+
+
+def cpu_seconds(command):
+    """User + system CPU seconds of `command` (and its threads), run to completion with one intra-op thread, and its
+    standard output."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        sys.exit(f"{command[0]} failed (status {status})")
+    return usage.ru_utime + usage.ru_stime, out
+
+
+def extra_cpu_seconds(measure, small, large, rounds, label):
+    """`measure(side, n)` -> CPU seconds of one run of `side` ("rlx" or "torch") on n examples. Returns, per round,
+    the CPU seconds each side spent on the `large - small` extra examples: ([rlx...], [torch...]). Round r runs
+    rlx, torch on the small set then torch, rlx on the large one, and the mirror order the round after."""
+    ours, theirs = [], []
+    for r in range(rounds):
+        measured = {}
+        order = ["rlx", "torch"] if r % 2 == 0 else ["torch", "rlx"]
+        for n, sides in ((small, order), (large, order[::-1])):
+            for side in sides:
+                measured[side, n] = measure(side, n)
+        ours.append(measured["rlx", large] - measured["rlx", small])
+        theirs.append(measured["torch", large] - measured["torch", small])
+        print(f"{label} round {r + 1}: rlx {ours[-1]:.1f} s, PyTorch {theirs[-1]:.1f} s", file=sys.stderr)
+    return ours, theirs
