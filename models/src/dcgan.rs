@@ -94,9 +94,10 @@ impl Generator {
 }
 
 /// Leaky ReLU with DCGAN's slope 0.2, as `lerp(x, relu(x), 0.8) = 0.2 x + 0.8 relu(x)`: x where x > 0, 0.2 x to
-/// float rounding elsewhere. tch binds `leaky_relu` only with PyTorch's default slope 0.01. Forward and backward
-/// at batch 128 on one core (the discriminator's two activations): F.leaky_relu 2.2 ms, this 5.6 ms, PReLU with a
-/// fixed 0.2 weight 16.4 ms (its backward also reduces a weight gradient), `max(x, 0.2 x)` 42 ms.
+/// float rounding elsewhere. tch binds `leaky_relu` only with PyTorch's default slope 0.01. Forward and backward of
+/// the discriminator's two activations at batch 128 on one core (benchmarks/peers/leaky_relu_cost.py): F.leaky_relu
+/// 1.6 ms, this 4.7-6.0 ms, PReLU with a fixed 0.2 weight 14.7 ms (its backward also reduces a weight gradient),
+/// `max(x, 0.2 x)` 32 ms.
 fn leaky_relu(x: &Tensor) -> Tensor {
     x.lerp(&x.relu(), 0.8)
 }
