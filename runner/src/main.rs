@@ -105,7 +105,7 @@ impl PlayOptions {
 /// Keeps memory LibTorch frees in the process instead of handing it back to the kernel. glibc's malloc returns every
 /// freed block above its mmap threshold (adaptive, from 128 KiB) to the kernel, so the large activation tensors a
 /// training step allocates and frees are page-faulted in again on the next step: one-thread DDPM epoch on 2,560
-/// images, 3.4M page faults and 39.9 CPU seconds as glibc ships, 1.0M and 31.9 s with these settings (PyTorch eager:
+/// images, 3.4M page faults and 39.9 CPU seconds as glibc ships, 1.2M and 31.1 s with these settings (PyTorch eager:
 /// 2.3M and 35.5 s). 32 MiB is glibc's largest mmap threshold on 64-bit; freed memory stays below the run's peak.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_memory() {
