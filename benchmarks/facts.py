@@ -4,8 +4,11 @@ import os
 import platform
 
 
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def now(timestamp=None):
+    """'YYYY-MM-DD HH:MM UTC' of now, or of `timestamp` (seconds since the epoch, e.g. a file's mtime)."""
+    moment = datetime.datetime.now(datetime.timezone.utc) if timestamp is None else \
+        datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def machine():

@@ -12,7 +12,6 @@ default); the others are reported from their records.
 usage: python supervised_results.py RLX_BINARY PLOT_BINARY RUNS_DIR OUT.md [--tasks T ...]
 """
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -63,9 +62,8 @@ def finish(args, task, run, results_dir):
                              check=True, capture_output=True, text=True).stdout
         translations = [line for line in out.splitlines() if " -> " in line]
     shown = " ".join(["rlx"] + command[1:5] + ["--device", "cpu"])
-    finished = datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(run, "summary.json")), datetime.timezone.utc)
-    return {"summary": summary, "command": shown, "translations": translations,
-            "finished": finished.strftime("%Y-%m-%d %H:%M UTC")}
+    finished = facts.now(os.path.getmtime(os.path.join(run, "summary.json")))
+    return {"summary": summary, "command": shown, "translations": translations, "finished": finished}
 
 
 def main():
