@@ -97,6 +97,20 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Rewrites a run's `config.toml` with `body` (the resolved fields) when a resume changed them (`--resume --set
+/// epochs=N`), keeping the file's leading `#` comment lines, so a later plain `--resume` continues with the new
+/// values. Called only once the checkpoint has loaded under the new config, so a change the checkpoint refuses
+/// leaves the old file as it was.
+pub fn rewrite_resolved(path: &std::path::Path, body: &str) -> Result<()> {
+    let old = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header: String = old.lines().take_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let new = header + body;
+    if new == old {
+        return Ok(());
+    }
+    write_atomic(path, &new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

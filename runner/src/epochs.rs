@@ -264,7 +264,7 @@ pub struct EpochRun<'a> {
     pub checkpoint: Option<&'a Path>,
     pub show_progress: bool,
     pub seed: u64,
-    /// The resolved config, written to the run folder on a fresh start.
+    /// The resolved config, written to the run folder on a fresh start, and again on a resume that changed it.
     pub config: toml::Table,
 }
 
@@ -285,6 +285,7 @@ pub fn run_epochs(trainer: &mut dyn Trainer, device: tch::Device, run: EpochRun)
             );
             return Ok(());
         }
+        config::rewrite_resolved(&run_dir.join(CONFIG_FILE), &toml::to_string(&config)?)?;
         eprintln!("resuming {} at epoch {} of {}", run_dir.display(), trainer.progress().epoch + 1, trainer.epochs());
     } else {
         std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;

@@ -141,7 +141,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(warning) = config.precision().cpu_warning(device) {
         eprintln!("rlx: warning: {warning}");
     }
-    Start { run_dir: &run_dir, checkpoint: None, show_progress }.train_on(config, env)
+    Start { run_dir: &run_dir, checkpoint: None, show_progress, changed_config: None }.train_on(config, env)
 }
 
 /// Reads a run folder's resolved config.
@@ -164,17 +164,19 @@ pub fn read_config(run_dir: &Path) -> Result<RunConfig> {
 
 fn resume(run_dir: &Path, options: &RunOptions, show_progress: bool) -> Result<()> {
     let mut config = read_config(run_dir)?;
+    let mut changed_config = None;
     if options.change_config() {
         let mut table = config.to_table()?;
         options.apply_to(&mut table)?;
         config = RunConfig::from_table(config.algo(), table)?;
+        changed_config = Some(config.to_toml()?);
     }
     let checkpoint = run_dir.join(CHECKPOINT_FILE);
     if !checkpoint.exists() {
         bail!("{} has no checkpoint to resume from", run_dir.display());
     }
     let env = make_vec_env(&config.env_spec())?;
-    Start { run_dir, checkpoint: Some(&checkpoint), show_progress }.train_on(config, env)
+    Start { run_dir, checkpoint: Some(&checkpoint), show_progress, changed_config }.train_on(config, env)
 }
 
 /// A DQN agent with its periodic evaluation when the config asks for one.
@@ -193,6 +195,9 @@ struct Start<'a> {
     run_dir: &'a Path,
     checkpoint: Option<&'a Path>,
     show_progress: bool,
+    /// The resolved config's fields when `--resume --set` changed them: written over `config.toml` once the
+    /// checkpoint has loaded, so a later plain `--resume` keeps them.
+    changed_config: Option<String>,
 }
 
 impl Start<'_> {
@@ -225,6 +230,9 @@ impl Start<'_> {
                         agent.total_timesteps()
                     );
                     return Ok(());
+                }
+                if let Some(body) = &self.changed_config {
+                    config::rewrite_resolved(&self.run_dir.join(CONFIG_FILE), body)?;
                 }
                 eprintln!(
                     "resuming {} at step {} of {}",

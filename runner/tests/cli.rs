@@ -352,6 +352,8 @@ fn a_killed_dqn_run_resumes_with_its_replay_buffer_and_reproduces_the_curve() {
         &["train", "--resume", full.to_str().unwrap(), "--set", "total_timesteps=9000"],
         "--set save_replay=false",
     );
+    let config = || std::fs::read_to_string(full.join("config.toml")).unwrap();
+    assert!(config().contains("\ntotal_timesteps = 8000\n"), "a refused resume leaves the config: {}", config());
     let out = rlx(&[
         "train",
         "--resume",
@@ -362,6 +364,10 @@ fn a_killed_dqn_run_resumes_with_its_replay_buffer_and_reproduces_the_curve() {
         "save_replay=false",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // The extended budget is the run's config now: a plain resume finds it complete at 9000.
+    assert!(config().starts_with("# rlx train dqn") && config().contains("\ntotal_timesteps = 9000\n"), "{}", config());
+    let out = rlx(&["train", "--resume", full.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is complete (9000 of 9000 steps)"), "{}", stderr(&out));
 
     let text =
         String::from_utf8_lossy(&rlx(&["eval", killed.to_str().unwrap(), "--episodes", "2"]).stdout).into_owned();

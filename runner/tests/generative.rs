@@ -66,6 +66,10 @@ fn vae_learns_mnist_resumes_exactly_samples_and_evaluates() {
     let out = ok(&["generative", "--resume", split.to_str().unwrap(), "--set", "epochs=2"]);
     assert!(out.contains("done: 2 epochs"), "{out}");
     assert_eq!(curve(&split), rows);
+    // The extension is kept in the run's config (header included): a plain resume finds the run complete.
+    let config = std::fs::read_to_string(split.join("config.toml")).unwrap();
+    assert!(config.starts_with("# rlx generative") && config.contains("\nepochs = 2\n"), "{config}");
+    assert!(ok(&["generative", "--resume", split.to_str().unwrap()]).contains("is complete (2 of 2 epochs)"));
 
     // Samples: the same grid for the same seed, another for another seed.
     let grid = |seed: &str, name: &str| {
