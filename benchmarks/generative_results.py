@@ -6,7 +6,8 @@ trained first into RUNS_DIR/<dataset>-classifier when it is missing.
 
 What the report shows of each finished task is kept as JSON in results/generative_runs/<task>.json, committed with
 the grids, so the report is rebuilt from a fresh clone without training again: a task with a kept record and no
-run folder is reported from its record. `--tasks` names the tasks to train; `--set KEY=VALUE` is passed to every
+run folder is reported from its record. A record's optional "note" (how the run went, written by hand) is printed
+under its heading. `--tasks` names the tasks to train; `--set KEY=VALUE` is passed to every
 training run (a shortened run says so in its row).
 
 usage: python generative_results.py RLX_BINARY RUNS_DIR OUT.md [--tasks T ...] [--set KEY=VALUE ...]
@@ -127,7 +128,8 @@ def report(records, out):
         r = records.get(task)
         if r is None:
             continue
-        lines += ["", f"## {task}", "", "```", *r["evaluation"], "```", "", f"![{task} samples]({r['pictures']['samples']})"]
+        lines += ["", f"## {task}", ""] + ([r["note"], ""] if r.get("note") else [])
+        lines += ["```", *r["evaluation"], "```", "", f"![{task} samples]({r['pictures']['samples']})"]
         if "interpolation" in r["pictures"]:
             lines += ["", f"Latent interpolation between held-out images (real images at both ends):", "",
                       f"![{task} interpolation]({r['pictures']['interpolation']})"]
