@@ -7,9 +7,13 @@ process (`os.wait4`). Each side trains one epoch on a SMALL and on a LARGE train
 time of training on the extra examples, with start-up, data loading and evaluation cancelled out. Rounds interleave
 the two sides (ABBA).
 """
+import json
 import os
+import statistics
 import subprocess
 import sys
+
+import facts  # benchmarks/facts.py
 
 
 def cpu_seconds(command):
@@ -39,3 +43,30 @@ def extra_cpu_seconds(measure, small, large, rounds, label):
         theirs.append(measured["torch", large] - measured["torch", small])
         print(f"{label} round {r + 1}: rlx {ours[-1]:.1f} s, PyTorch {theirs[-1]:.1f} s", file=sys.stderr)
     return ours, theirs
+
+
+def kept_records(out):
+    """The records a CPU-time report keeps beside OUT.md (OUT.json): {name: record}, and the path they live at, so
+    a run measuring some rows keeps the others."""
+    path = os.path.splitext(out)[0] + ".json"
+    return path, (json.load(open(path)) if os.path.exists(path) else {})
+
+
+def keep(path, kept, name, small, large, ours, theirs, torch_version, threads):
+    """Adds `name`'s measurement (per-round CPU seconds of each side) to `kept` and writes them all to `path`."""
+    kept[name] = {"small": small, "large": large, "rlx_s": ours, "torch_s": theirs, "torch": torch_version,
+                  "threads": threads, "date": facts.now()}
+    with open(path, "w") as f:
+        json.dump(kept, f, indent=1)
+        f.write("\n")
+
+
+def table_rows(rows):
+    """Markdown rows for (name, record) pairs: sizes, the medians of both sides, their ratio, every round, the date."""
+    lines = []
+    for name, r in rows:
+        ours, theirs = statistics.median(r["rlx_s"]), statistics.median(r["torch_s"])
+        each = ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(r["rlx_s"], r["torch_s"]))
+        lines.append(f"| {name} | {r['small']:,} / {r['large']:,} | {ours:.1f} | {theirs:.1f} | "
+                     f"**{theirs / ours:.2f}x** | {each} | {r['date']} |")
+    return lines

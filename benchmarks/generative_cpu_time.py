@@ -16,12 +16,11 @@ import argparse
 import itertools
 import json
 import os
-import statistics
 import sys
 import tempfile
 
 import facts  # benchmarks/facts.py
-from cpu_time import cpu_seconds, extra_cpu_seconds  # benchmarks/cpu_time.py
+from cpu_time import cpu_seconds, extra_cpu_seconds, keep, kept_records, table_rows  # benchmarks/cpu_time.py
 from generative_speed import cut_fashion
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,8 +47,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    kept_path = os.path.splitext(args.out)[0] + ".json"
-    kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
+    kept_path, kept = kept_records(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             small, large = SIZES[model]
@@ -67,11 +65,7 @@ def main():
                 return seconds
 
             ours, theirs = extra_cpu_seconds(measure, small, large, args.rounds, model)
-            kept[model] = {"small": small, "large": large, "rlx_s": ours, "torch_s": theirs, "torch": peer["torch"],
-                           "threads": peer["threads"], "date": facts.now()}
-            with open(kept_path, "w") as f:
-                json.dump(kept, f, indent=1)
-                f.write("\n")
+            keep(kept_path, kept, model, small, large, ours, theirs, peer["torch"], peer["threads"])
     rows = [(m, kept[m]) for m in SIZES if m in kept]
     first = rows[0][1]
     lines = [
@@ -87,11 +81,7 @@ def main():
         "| model | small / large images | rlx CPU s | PyTorch CPU s | PyTorch / rlx | rounds (rlx / PyTorch) | measured |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    for model, r in rows:
-        ours, theirs = statistics.median(r["rlx_s"]), statistics.median(r["torch_s"])
-        each = ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(r["rlx_s"], r["torch_s"]))
-        lines.append(f"| {model} | {r['small']:,} / {r['large']:,} | {ours:.1f} | {theirs:.1f} | "
-                     f"**{theirs / ours:.2f}x** | {each} | {r['date']} |")
+    lines += table_rows(rows)
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -14,15 +14,15 @@ usage: python supervised_cpu_time.py RLX_BINARY OUT.md [--tasks T ...] [--rounds
 (the tasks not measured keep their rows from the kept records, OUT.json; `--tasks` alone rewrites OUT.md from them)
 """
 import argparse
+import itertools
 import json
 import os
-import statistics
 import sys
 import tempfile
 import tomllib
 
 import facts  # benchmarks/facts.py
-from cpu_time import cpu_seconds, extra_cpu_seconds  # benchmarks/cpu_time.py
+from cpu_time import cpu_seconds, extra_cpu_seconds, keep, kept_records, table_rows  # benchmarks/cpu_time.py
 from generative_speed import cut_fashion
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,12 +85,11 @@ def main():
     parser.add_argument("--tasks", nargs="*", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    kept_path = os.path.splitext(args.out)[0] + ".json"
-    kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
+    kept_path, kept = kept_records(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
             small, large = SIZES[task]
-            runs, peer = iter(range(10**6)), ["?", "?"]
+            runs, peer = itertools.count(), ["?", "?"]
 
             def measure(side, n):
                 nonlocal peer
@@ -100,11 +99,7 @@ def main():
                 return seconds
 
             ours, theirs = extra_cpu_seconds(measure, small, large, args.rounds, task)
-            kept[task] = {"small": small, "large": large, "rlx_s": ours, "torch_s": theirs, "torch": peer[0],
-                          "threads": peer[1], "date": facts.now()}
-            with open(kept_path, "w") as f:
-                json.dump(kept, f, indent=1)
-                f.write("\n")
+            keep(kept_path, kept, task, small, large, ours, theirs, peer[0], peer[1])
     rows = [(t, kept[t]) for t in SIZES if t in kept]
     first = rows[0][1]
     lines = [
@@ -121,11 +116,7 @@ def main():
         "| task | small / large examples | rlx CPU s | PyTorch CPU s | PyTorch / rlx | rounds (rlx / PyTorch) | measured |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    for task, r in rows:
-        ours, theirs = statistics.median(r["rlx_s"]), statistics.median(r["torch_s"])
-        each = ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(r["rlx_s"], r["torch_s"]))
-        lines.append(f"| {task} | {r['small']:,} / {r['large']:,} | {ours:.1f} | {theirs:.1f} | "
-                     f"**{theirs / ours:.2f}x** | {each} | {r['date']} |")
+    lines += table_rows(rows)
     notes = {}  # a note (the conditions of a run) -> the tasks it covers
     for task, r in rows:
         if r.get("note"):
