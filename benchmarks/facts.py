@@ -2,6 +2,7 @@
 import datetime
 import os
 import platform
+import subprocess
 
 
 def now(timestamp=None):
@@ -11,7 +12,15 @@ def now(timestamp=None):
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def machine():
-    """'host (CPU model, N cores)'."""
+def machine(device="cpu"):
+    """'host (CPU model, N cores)', and the GPU's name from nvidia-smi for `device` cuda."""
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    return f"{platform.node()} ({cpu}, {os.cpu_count()} cores)"
+    host = f"{platform.node()} ({cpu}, {os.cpu_count()} cores)"
+    if device != "cuda":
+        return host
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, check=True).stdout.strip().replace(", ", ", driver ")
+    except (OSError, subprocess.CalledProcessError):
+        gpu = "a CUDA GPU"
+    return f"{host} with {gpu}"

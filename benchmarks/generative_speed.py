@@ -3,7 +3,11 @@ in PyTorch eager (benchmarks/peers/generative_torch.py: same network, batch, opt
 N Fashion-MNIST training images (a folder of IDX files cut from the fetched set, so rlx reads the same images).
 Rounds alternate rlx then PyTorch; the medians are reported in results/generative_speed.md.
 
-usage: python generative_speed.py RLX_BINARY OUT.md [--models [vae dcgan ddpm]] [--rounds R]   (`--models` alone: the report from the kept records)
+On a GPU (`--device cuda --epochs 2`, results/generative_speed_cuda.md) each side trains two epochs and the second
+is timed: the first holds CUDA's lazy kernel loading and cuDNN's set-up.
+
+usage: python generative_speed.py RLX_BINARY OUT.md [--models [vae dcgan ddpm]] [--rounds R] [--device cpu|cuda]
+                                  [--epochs N] [--images N]   (`--models` alone: the report from the kept records)
 """
 import argparse
 import csv
@@ -35,18 +39,19 @@ def cut_fashion(folder, n):
             f.write(header + raw[4 + 4 * dims:4 + 4 * dims + count * item])
 
 
-def rlx_epoch(rlx, model, folder, run):
-    subprocess.run([rlx, "generative", f"fashion-{model}", "--run-dir", run, "--device", "cpu", "--quiet", "--set",
-                    f"data={folder}", "--set", "epochs=1", "--set", "fid_samples=0", "--set", "grid_size=1"],
-                   check=True, capture_output=True)
+def rlx_epoch(rlx, model, folder, run, device, epochs):
+    """The last epoch's seconds and mean training loss."""
+    subprocess.run([rlx, "generative", f"fashion-{model}", "--run-dir", run, "--device", device, "--quiet", "--set",
+                    f"data={folder}", "--set", f"epochs={epochs}", "--set", "fid_samples=0", "--set", "grid_size=1"],
+                   check=True, stdout=subprocess.DEVNULL)  # errors reach our stderr
     rows = list(csv.reader(open(os.path.join(run, "progress.csv"))))
-    return float(next(r[2] for r in rows if r[1] == "charts/epoch_seconds")), float(
-        next(r[2] for r in rows if r[1] == "train/epoch_loss"))
+    return float([r[2] for r in rows if r[1] == "charts/epoch_seconds"][-1]), float(
+        [r[2] for r in rows if r[1] == "train/epoch_loss"][-1])
 
 
-def torch_epoch(model, n):
-    out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "generative_torch.py"), model, str(n)],
-                         check=True, capture_output=True, text=True).stdout
+def torch_epoch(model, n, device, epochs):
+    out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "generative_torch.py"), model, str(n), device,
+                          str(epochs)], check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -56,40 +61,58 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--models", nargs="*", default=["vae", "dcgan", "ddpm"], choices=["vae", "dcgan", "ddpm"])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per run; the last one is timed")
+    parser.add_argument("--images", type=int, help="images per epoch for every model (default: IMAGES)")
     # The kept records of earlier runs (results/generative_speed.json) keep the models not measured this time.
     args = parser.parse_args()
     kept_path = os.path.splitext(args.out)[0] + ".json"
     kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            n = IMAGES[model]
+            n = args.images or IMAGES[model]
             folder = os.path.join(tmp, f"fashion-{n}")
             if not os.path.isdir(folder):
                 os.makedirs(folder)
                 cut_fashion(folder, n)
             ours, theirs, our_loss, their = [], [], None, None
             for round_ in range(args.rounds):
-                print(f"== {model} round {round_ + 1}: rlx", file=sys.stderr)
-                seconds, our_loss = rlx_epoch(args.rlx, model, folder, os.path.join(tmp, f"{model}-{round_}"))
-                ours.append(seconds)
-                print(f"== {model} round {round_ + 1}: PyTorch", file=sys.stderr)
-                their = torch_epoch(model, n)
-                theirs.append(their["seconds_per_epoch"])
+                try:
+                    print(f"== {model} round {round_ + 1}: rlx", file=sys.stderr)
+                    seconds, our_loss = rlx_epoch(args.rlx, model, folder, os.path.join(tmp, f"{model}-{round_}"),
+                                                  args.device, args.epochs)
+                    ours.append(seconds)
+                    print(f"== {model} round {round_ + 1}: PyTorch", file=sys.stderr)
+                    their = torch_epoch(model, n, args.device, args.epochs)
+                    theirs.append(their["seconds_per_epoch"])
+                except subprocess.CalledProcessError as e:  # said above by the failed command; the next may work
+                    print(f"== {model}: {e}", file=sys.stderr)
+                    break
+            if len(ours) != len(theirs) or not ours:
+                continue
             kept[model] = {"model": model, "images": n, "rlx_s": statistics.median(ours),
                            "torch_s": statistics.median(theirs), "rlx_loss": our_loss, "torch_loss": their["loss"],
                            "rounds": args.rounds, "torch": their["torch"], "threads": their["threads"],
+                           "device": args.device, "epochs": args.epochs, "machine": facts.machine(args.device),
                            "date": facts.now()}
             with open(kept_path, "w") as f:
                 json.dump(kept, f, indent=1)
                 f.write("\n")
     rows = [kept[m] for m in ["vae", "dcgan", "ddpm"] if m in kept]
+    if not rows:
+        sys.exit("nothing measured")
+    device, epochs = rows[0].get("device", "cpu"), rows[0].get("epochs", 1)
+    command = "`scripts/bench generative-speed` (= `benchmarks/generative_speed.py`)" if device == "cpu" else \
+        f"`benchmarks/generative_speed.py --device {device} --epochs {epochs} --images {rows[0]['images']} --rounds {rows[0]['rounds']}`"
+    on = "CPU only" if device == "cpu" else "on the GPU (`--device cuda` on both sides; the PyTorch peer keeps the images on the GPU)"
+    timed = "one epoch" if epochs == 1 else f"{epochs} epochs (the last one timed: the first holds CUDA's set-up)"
     lines = [
-        "# Generative models: rlx vs PyTorch eager, seconds per training epoch",
+        "# Generative models: rlx vs PyTorch eager, seconds per training epoch" + ("" if device == "cpu" else " on a GPU"),
         "",
-        f"`scripts/bench generative-speed` (= `benchmarks/generative_speed.py`), {facts.machine()}, CPU only, each "
+        f"{command}, {rows[0].get('machine', facts.machine())}, {on}, each "
         "model measured on the date shown (rounds: its column). "
         f"PyTorch {rows[0]['torch']} with {rows[0]['threads']} threads, rlx on the same LibTorch. Each round trains "
-        "one epoch of the preset's network over the first N Fashion-MNIST training images, rlx then PyTorch "
+        f"{timed} of the preset's network over the first N Fashion-MNIST training images, rlx then PyTorch "
         "(benchmarks/peers/generative_torch.py: the same network, batch, optimizer and update); medians over the "
         "rounds. The loss is the epoch's mean training loss (VAE: negative ELBO, nats; DCGAN: the generator's; DDPM: "
         "noise MSE) from different random draws on each side.",

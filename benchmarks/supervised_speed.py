@@ -11,7 +11,11 @@ LSTM's epochs take minutes here, the MLP's seconds).
 Each task's measurement is kept in OUT.json (beside OUT.md) with its date; a run measures the tasks it is given and
 the report shows every task measured so far, so one task can be measured again alone.
 
+On a GPU (`--device cuda`, e.g. results/supervised_speed_cuda.md) the first `--warmup` epochs of each run are left
+out of the times (CUDA's lazy kernel loading and cuDNN's set-up land in them), so run `--epochs` above it.
+
 usage: python supervised_speed.py RLX_BINARY OUT.md [--tasks T ...] [--epochs N] [--rounds N] [--budget S]
+                                  [--device cpu|cuda] [--warmup N]
 """
 import argparse
 import json
@@ -29,21 +33,21 @@ METRIC = {"char-lstm": "val_loss"}
 TASKS = ["mnist-mlp", "mnist-lenet", "fashion-lenet", "fashion-resnet", "char-lstm", "seq2seq-addition", "seq2seq-dates"]
 
 
-def rlx_run(rlx, task, epochs):
+def rlx_run(rlx, task, epochs, device):
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "run")
-        subprocess.run([rlx, "supervised", task, "--seed", "0", "--device", "cpu", "--run-dir", run, "--quiet",
+        subprocess.run([rlx, "supervised", task, "--seed", "0", "--device", device, "--run-dir", run, "--quiet",
                         "--set", f"epochs={epochs}", "--set", "sample_chars=0" if task == "char-lstm" else "log_interval=50"],
-                       check=True, capture_output=True)
+                       check=True, stdout=subprocess.DEVNULL)  # errors reach our stderr
         rows = [line.split(",") for line in open(os.path.join(run, "progress.csv")).read().splitlines()[1:]]
         seconds = [float(r[2]) for r in rows if r[1] == "charts/epoch_seconds"]
         summary = json.load(open(os.path.join(run, "summary.json")))
         return seconds, summary[METRIC.get(task, "val_accuracy")]
 
 
-def torch_run(task, epochs):
-    out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "supervised_torch.py"), task, str(epochs)],
-                         check=True, capture_output=True, text=True)
+def torch_run(task, epochs, device):
+    out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "supervised_torch.py"), task, str(epochs), device],
+                         check=True, stdout=subprocess.PIPE, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return result["seconds_per_epoch"], result[METRIC.get(task, "val_accuracy")], result
 
@@ -56,7 +60,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=300.0)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--warmup", type=int, default=0, help="epochs left out at the start of each run")
     args = parser.parse_args()
+    if not 0 <= args.warmup < args.epochs:
+        parser.error("--warmup must be below --epochs")
     kept_path = os.path.splitext(args.out)[0] + ".json"
     kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
     for task in args.tasks:
@@ -65,16 +73,23 @@ def main():
         for round_ in range(args.rounds):
             if round_ > 0 and time.perf_counter() - started > args.budget:
                 break
-            print(f"== {task} round {round_ + 1}: rlx", file=sys.stderr)
-            seconds, our_metric = rlx_run(args.rlx, task, args.epochs)
-            ours += seconds
-            print(f"== {task} round {round_ + 1}: PyTorch", file=sys.stderr)
-            seconds, their_metric, versions = torch_run(task, args.epochs)
-            theirs += seconds
+            try:
+                print(f"== {task} round {round_ + 1}: rlx", file=sys.stderr)
+                seconds, our_metric = rlx_run(args.rlx, task, args.epochs, args.device)
+                ours += seconds[args.warmup:]
+                print(f"== {task} round {round_ + 1}: PyTorch", file=sys.stderr)
+                seconds, their_metric, versions = torch_run(task, args.epochs, args.device)
+                theirs += seconds[args.warmup:]
+            except subprocess.CalledProcessError as e:  # said above by the failed command; the next task may work
+                print(f"== {task}: {e}", file=sys.stderr)
+                break
+        if len(ours) != len(theirs) or not ours:
+            continue
         kept[task] = {"rlx_s": statistics.median(ours), "torch_s": statistics.median(theirs), "rlx_metric": our_metric,
-                      "torch_metric": their_metric, "rounds": len(theirs) // args.epochs, "epochs": args.epochs,
+                      "torch_metric": their_metric, "rounds": len(theirs) // (args.epochs - args.warmup), "epochs": args.epochs,
+                      "warmup": args.warmup, "device": args.device,
                       "budget_s": args.budget, "max_rounds": args.rounds, "date": facts.now(), "torch": versions.get("torch", "?"),
-                      "threads": versions.get("threads", "?")}
+                      "threads": versions.get("threads", "?"), "machine": facts.machine(args.device)}
         with open(kept_path + ".tmp", "w") as f:
             json.dump(kept, f, indent=1)
             f.write("\n")
@@ -83,17 +98,25 @@ def main():
 
 
 def report(kept, out):
+    if not kept:
+        sys.exit("nothing measured")
     first = next(iter(kept.values()))
     versions = {"torch": first["torch"], "threads": first["threads"]}
+    device = first.get("device", "cpu")
+    on = "CPU only" if device == "cpu" else "on the GPU (`--device cuda` on both sides: the PyTorch peer keeps the data on the GPU)"
+    warmup = first.get("warmup", 0)
+    flags = f" --device {device} --warmup {warmup}" if device != "cpu" else ""
+    left_out = f"; the first {warmup} epoch(s) of each run are left out of the times (set-up)" if warmup else ""
     lines = [
-        "# Supervised tasks: rlx vs PyTorch eager, seconds per training epoch",
+        "# Supervised tasks: rlx vs PyTorch eager, seconds per training epoch" + ("" if device == "cpu" else " on a GPU"),
         "",
-        f"`scripts/bench supervised-speed` (= `benchmarks/supervised_speed.py --epochs {first['epochs']} --rounds {first['max_rounds']} "
-        f"--budget {first['budget_s']:.0f}`), {facts.machine()}, CPU only, each task measured on the date shown. PyTorch "
-        f"{versions.get('torch', '?')} with {versions.get('threads', '?')} threads; rlx on the same LibTorch. Each "
-        f"round trains {first['epochs']} epoch(s) from scratch with the task's preset, rlx then PyTorch; medians of the "
-        f"epoch times over the rounds run (a task starts no new round after {first['budget_s']:.0f} s). The metric is after "
-        "those epochs (a short run, not the preset's result).",
+        f"`benchmarks/supervised_speed.py --epochs {first['epochs']} --rounds {first['max_rounds']} "
+        f"--budget {first['budget_s']:.0f}{flags}`"
+        f"{' (= `scripts/bench supervised-speed`)' if device == 'cpu' else ''}, {first.get('machine', facts.machine())}, {on}, each task measured "
+        f"on the date shown. PyTorch {versions.get('torch', '?')} with {versions.get('threads', '?')} threads; rlx on the "
+        f"same LibTorch. Each round trains {first['epochs']} epoch(s) from scratch with the task's preset, rlx then "
+        f"PyTorch; medians of the epoch times over the rounds run (a task starts no new round after "
+        f"{first['budget_s']:.0f} s){left_out}. The metric is after those epochs (a short run, not the preset's result).",
         "",
         "| task | rounds | rlx s / epoch | PyTorch s / epoch | rlx speed vs PyTorch | rlx metric | PyTorch metric | measured |",
         "|---|---:|---:|---:|---:|---:|---:|---|",

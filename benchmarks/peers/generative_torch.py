@@ -1,10 +1,14 @@
 """PyTorch eager peers of rlx's generative models, for `scripts/bench generative-speed` (and the networks that
 models/tests/reference_generative.py checks rlx's against): the same networks
 (models/src/vae.rs, dcgan.rs, unet.rs + ddpm.rs), data, batch, optimizer and update as rlx's presets
-(presets/generative/fashion-*.toml), trained for one epoch over the first N Fashion-MNIST training images.
-Prints {"model", "seconds_per_epoch", "loss", "torch", "threads"} as JSON.
+(presets/generative/fashion-*.toml), trained for EPOCHS epochs (default 1) over the first N Fashion-MNIST training
+images. Prints {"model", "seconds_per_epoch" (the last epoch's), "epoch_seconds", "loss" (the last epoch's mean),
+"torch", "threads", "device"} as JSON.
 
-usage: python generative_torch.py vae|dcgan|ddpm N
+On `cuda` the networks and the images live on the GPU (the default device); the losses stay there until the
+epoch ends, so no step waits for the GPU, and the epoch's time ends with a synchronize.
+
+usage: python generative_torch.py vae|dcgan|ddpm N [cpu|cuda] [EPOCHS]
 """
 import gzip
 import json
@@ -142,16 +146,18 @@ class UNet(nn.Module):
 
 def main():
     model_name, n = sys.argv[1], int(sys.argv[2])
+    device = torch.device(sys.argv[3] if len(sys.argv) > 3 else "cpu")
+    epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     with open(os.path.join(HERE, f"../../presets/generative/fashion-{model_name}.toml"), "rb") as f:
         p = tomllib.load(f)
     if "OMP_NUM_THREADS" not in os.environ:  # generative_cpu_time.py runs it with one thread
         torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
-    images = fashion_train(n)
+    images = fashion_train(n).to(device)
+    torch.set_default_device(device)
     batch = p.get("batch_size", 128)
     lr = p["learning_rate"]
     betas = (p.get("beta1", 0.9), p.get("beta2", 0.999))
-    losses = []
     if model_name == "vae":
         vae = Vae(p.get("hidden", 400), p.get("latent", 20))
         opt = torch.optim.Adam(vae.parameters(), lr, betas=betas)
@@ -161,7 +167,7 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
-            return loss.item()
+            return loss.detach()
     elif model_name == "dcgan":
         g, d = Generator(p["latent"], p["gan_width"]), Discriminator(p["gan_width"])
         dcgan_init(g)
@@ -179,7 +185,7 @@ def main():
             opt_g.zero_grad()
             loss_g.backward()
             opt_g.step()
-            return loss_g.item()
+            return loss_g.detach()
     else:
         unet = UNet(p["unet_channels"], p["dropout"])
         ema = UNet(p["unet_channels"], p["dropout"])
@@ -203,15 +209,17 @@ def main():
             with torch.no_grad():
                 for a, w in zip(ema.parameters(), unet.parameters()):
                     a.lerp_(w, 1 - p["ema_decay"])
-            return loss.item()
-    start = time.perf_counter()
-    order = torch.randperm(n)
-    for i in range(0, n, batch):
-        losses.append(step(images[order[i:i + batch]]))
-    seconds = time.perf_counter() - start
-    print(json.dumps({"model": model_name, "seconds_per_epoch": seconds, "loss": sum(losses) / len(losses),
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
-
+            return loss.detach()
+    epoch_seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        losses = [step(images[order[i:i + batch]]) for i in range(0, n, batch)]
+        loss = torch.stack(losses).mean().item()  # waits for the GPU's queued work
+        epoch_seconds.append(time.perf_counter() - start)
+    print(json.dumps({"model": model_name, "seconds_per_epoch": epoch_seconds[-1], "epoch_seconds": epoch_seconds,
+                      "loss": loss, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "device": str(device)}))
 
 if __name__ == "__main__":
     main()

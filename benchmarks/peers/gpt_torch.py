@@ -6,7 +6,10 @@ rlx splits it (the 90% byte cut moved to the end of its line) and encoded with t
 Trains ITERS steps with the run's config.toml and prints one JSON line: tokens/s over the training loop (the final
 held-out estimate included, as rlx's summary includes it), the last logged training loss and the held-out loss.
 
-usage: python gpt_torch.py RUN_DIR CORPUS_DIR ITERS
+On `cuda` the model and each batch live on the GPU (the default device); the step losses stay there until the
+end, so no step waits for the GPU.
+
+usage: python gpt_torch.py RUN_DIR CORPUS_DIR ITERS [cpu|cuda]
 """
 import glob
 import json
@@ -71,12 +74,14 @@ class Gpt(nn.Module):
 
 def main():
     run_dir, corpus_dir, iters = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    device = torch.device(sys.argv[4] if len(sys.argv) > 4 else "cpu")
     config = tomllib.load(open(os.path.join(run_dir, "config.toml"), "rb"))
     m, p = config["model"], config["pretrain"]
     tokenizer = Tokenizer.from_file(os.path.join(run_dir, "tokenizer.json"))
     train_text, val_text = corpus(corpus_dir)
     train = np.array(tokenizer.encode(train_text).ids, dtype=np.int64)
     val = np.array(tokenizer.encode(val_text).ids, dtype=np.int64)
+    torch.set_default_device(device)
     torch.manual_seed(config.get("seed", 0))
     rng = np.random.default_rng(config.get("seed", 0))
     block, batch = m["block_size"], p["batch_size"]
@@ -91,7 +96,7 @@ def main():
         ix = rng.integers(0, len(tokens) - block, batch)
         x = torch.from_numpy(np.stack([tokens[i:i + block] for i in ix]))
         y = torch.from_numpy(np.stack([tokens[i + 1:i + 1 + block] for i in ix]))
-        return x, y
+        return x.to(device), y.to(device)
 
     def lr_at(it):
         if it < p["warmup_iters"]:
@@ -110,14 +115,15 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), p["grad_clip"])
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(loss.detach())
     model.eval()
     with torch.no_grad():
         val_loss = float(np.mean([model(*windows(val)).item() for _ in range(p["eval_iters"])]))
     wall = time.perf_counter() - start
-    window = losses[-p.get("log_interval", 10):]
-    print(json.dumps({"tokens_per_s": iters * batch * block / wall, "wall_s": wall, "train_loss": float(np.mean(window)),
-                      "val_loss": val_loss, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    window = torch.stack(losses[-p.get("log_interval", 10):]).mean().item()
+    print(json.dumps({"tokens_per_s": iters * batch * block / wall, "wall_s": wall, "train_loss": window,
+                      "val_loss": val_loss, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "device": str(device)}))
 
 
 if __name__ == "__main__":
