@@ -47,15 +47,9 @@ pub fn conv_transpose2d(
     nn::conv_transpose2d(path, inputs, outputs, kernel, config)
 }
 
-/// `torch.nn.GRU(inputs, hidden, ...)` with `config`'s layers, direction and batch layout.
-pub fn gru(path: nn::Path, inputs: i64, hidden: i64, config: nn::RNNConfig) -> nn::GRU {
-    nn::gru(path, inputs, hidden, rnn_config(hidden, config))
-}
-
-/// Every weight and bias of a PyTorch RNN: U(+-1/sqrt(hidden)).
-fn rnn_config(hidden: i64, config: nn::RNNConfig) -> nn::RNNConfig {
-    let init = uniform(hidden);
-    nn::RNNConfig { w_ih_init: init, w_hh_init: init, b_ih_init: Some(init), b_hh_init: Some(init), ..config }
+/// Every weight and bias of a PyTorch RNN (`GRU`, `LSTM`): U(+-1/sqrt(hidden)). The layers are in [`crate::rnn`].
+pub fn rnn_uniform(hidden: i64) -> nn::Init {
+    uniform(hidden)
 }
 
 /// `torch.nn.BatchNorm2d(channels)`: scale 1, shift 0.
@@ -142,7 +136,7 @@ mod tests {
         assert!(max("up.weight") <= 1.0 / 512f64.sqrt() && max("up.weight") > 0.95 / 512f64.sqrt());
 
         let vs = nn::VarStore::new(Device::Cpu);
-        let _ = gru(vs.root() / "gru", 32, 128, Default::default());
+        let _ = crate::rnn::Gru::new(vs.root() / "gru", 32, 128);
         assert!(pytorch_init_mismatches(&vs, Some(128)).is_empty(), "{:?}", pytorch_init_mismatches(&vs, Some(128)));
     }
 

