@@ -205,29 +205,6 @@ impl Classifier {
         self.steps_per_epoch() * self.config.epochs as u64
     }
 
-    /// Random shifts (and flips) of a `(B, 1, H, W)` batch, each image its own, from `rng`.
-    fn augment(&self, images: &Tensor, rng: &mut rand_pcg::Pcg64) -> Tensor {
-        let (shift, flip) = (self.config.augment_shift, self.config.augment_flip);
-        if shift == 0 && !flip {
-            return images.shallow_clone();
-        }
-        let size = images.size();
-        let (h, w) = (size[2], size[3]);
-        let padded = images.constant_pad_nd([shift, shift, shift, shift]); // (B, 1, H + 2s, W + 2s)
-        let out: Vec<Tensor> = (0..size[0])
-            .map(|i| {
-                let (dy, dx) = (rng.random_range(0..=2 * shift), rng.random_range(0..=2 * shift));
-                let image = padded.get(i).narrow(1, dy, h).narrow(2, dx, w); // (1, H, W)
-                if flip && rng.random_bool(0.5) {
-                    image.flip([2])
-                } else {
-                    image
-                }
-            })
-            .collect();
-        Tensor::stack(&out, 0)
-    }
-
     /// One epoch over the training set; logs `train/loss` and `charts/learning_rate`. Returns the mean loss, or
     /// `None` when an interrupt stopped it (the epoch then counts as not done).
     pub fn train_epoch(&mut self, logger: &mut Logger) -> Result<Option<f64>> {
@@ -245,7 +222,8 @@ impl Classifier {
                 return Ok(None);
             }
             let lr = self.config.learning_rate_at(self.progress.step, total, epoch);
-            let images = self.augment(&images, &mut rng).to_device(device); // (B, 1, 28, 28)
+            let (shift, flip) = (self.config.augment_shift, self.config.augment_flip);
+            let images = augment(&images.to_device(device), shift, flip, &mut rng); // (B, 1, 28, 28)
             let labels = labels.to_device(device); // (B,)
             let logits = self.model.forward_t(&images, true); // (B, classes)
             let loss = logits.cross_entropy_loss::<Tensor>(
@@ -295,5 +273,77 @@ impl Classifier {
         let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
         let n = set.len().max(1) as f64;
         Evaluation { loss: loss_sum / n, accuracy: correct as f64 / n, confusion }
+    }
+}
+
+/// Random shifts by up to `shift` pixels (zero padding) and, with `flip`, horizontal flips of a `(B, C, H, W)`
+/// batch, each image its own draw from `rng` (dy, dx, then the flip, image by image). One gather on the batch's
+/// device: no per-image tensor calls, so on a GPU the host only draws the offsets.
+fn augment(images: &Tensor, shift: i64, flip: bool, rng: &mut rand_pcg::Pcg64) -> Tensor {
+    if shift == 0 && !flip {
+        return images.shallow_clone();
+    }
+    let size = images.size();
+    let (batch, h, w) = (size[0], size[2], size[3]);
+    let (mut rows, mut cols) = (Vec::with_capacity((batch * h) as usize), Vec::with_capacity((batch * w) as usize));
+    for _ in 0..batch {
+        let (dy, dx) = (rng.random_range(0..=2 * shift), rng.random_range(0..=2 * shift));
+        let flipped = flip && rng.random_bool(0.5);
+        rows.extend((0..h).map(|y| dy + y));
+        // A flip after the crop reads the crop's columns backwards.
+        cols.extend((0..w).map(|x| dx + if flipped { w - 1 - x } else { x }));
+    }
+    let device = images.device();
+    let channels = size[1];
+    let rows = Tensor::from_slice(&rows).view([batch, 1, h, 1]).to_device(device); // (B, 1, H, 1)
+    let cols = Tensor::from_slice(&cols).view([batch, 1, 1, w]).to_device(device); // (B, 1, 1, W)
+    let image = Tensor::arange(batch, (tch::Kind::Int64, device)).view([batch, 1, 1, 1]);
+    let channel = Tensor::arange(channels, (tch::Kind::Int64, device)).view([1, channels, 1, 1]);
+    let padded = images.constant_pad_nd([shift, shift, shift, shift]); // (B, C, H + 2s, W + 2s)
+                                                                       // Every dimension indexed: a new (B, C, H, W) tensor in the standard layout. (Leaving the channel dimension
+                                                                       // out and permuting it back gave one-channel images channels-last strides, and cuDNN's first convolution then
+                                                                       // failed with "misaligned address" on an H200.)
+    padded.index(&[Some(image), Some(channel), Some(rows), Some(cols)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The crops and flips, image by image, as a reader would write them.
+    fn augment_one_by_one(images: &Tensor, shift: i64, flip: bool, rng: &mut rand_pcg::Pcg64) -> Tensor {
+        let size = images.size();
+        let padded = images.constant_pad_nd([shift, shift, shift, shift]);
+        let out: Vec<Tensor> = (0..size[0])
+            .map(|i| {
+                let (dy, dx) = (rng.random_range(0..=2 * shift), rng.random_range(0..=2 * shift));
+                let image = padded.get(i).narrow(1, dy, size[2]).narrow(2, dx, size[3]);
+                if flip && rng.random_bool(0.5) {
+                    image.flip([2])
+                } else {
+                    image
+                }
+            })
+            .collect();
+        Tensor::stack(&out, 0)
+    }
+
+    #[test]
+    fn augment_gathers_the_same_crops_and_flips_as_one_image_at_a_time() {
+        let images = Tensor::randn([9, 2, 5, 7], (tch::Kind::Float, Device::Cpu));
+        for (shift, flip) in [(2, true), (2, false), (0, true), (1, true)] {
+            let mut a = rand_pcg::Pcg64::seed_from_u64(3);
+            let mut b = rand_pcg::Pcg64::seed_from_u64(3);
+            let got = augment(&images, shift, flip, &mut a);
+            let want = augment_one_by_one(&images, shift, flip, &mut b);
+            assert_eq!(got.size(), [9, 2, 5, 7]);
+            if shift > 0 || flip {
+                assert_eq!(got.stride(), [70, 35, 7, 1], "a fresh tensor in the standard layout");
+            }
+            assert!(got.equal(&want), "shift {shift}, flip {flip}");
+            assert_eq!(a.random::<u64>(), b.random::<u64>(), "the same draws from rng");
+        }
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(0);
+        assert!(augment(&images, 0, false, &mut rng).equal(&images));
     }
 }
