@@ -1,9 +1,9 @@
 //! DQN learns: CartPole-v1 with the rl-zoo3 preset reaches the solved score in its 5e4-step budget, with a fixed
 //! seed.
 //!
-//! DQN on CartPole is seed-sensitive at this budget, in SB3 as here: with the same preset, SB3 2.9.2's seed 0 ends at
-//! a greedy mean return of 18; 4 of rlx's seeds 0-13 solve it (results/dqn_cartpole_seeds.md). The test pins seed 7,
-//! so a change that breaks learning (or the exact replay ratio below) fails it.
+//! DQN on CartPole is seed-sensitive at this budget, in SB3 as here: with the same preset, 8 of rlx's seeds 0-13 and
+//! 9 of SB3 2.9.2's solve it (`scripts/bench dqn-cartpole`, results/dqn_cartpole_seeds.md). The test pins seed 7,
+//! which solves it, so a change that breaks learning (or the exact replay ratio below) fails it.
 
 use rlx_agents::dqn::{Dqn, DqnConfig};
 use rlx_agents::logger::Logger;
