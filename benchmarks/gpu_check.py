@@ -158,6 +158,8 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "pack":
         pack(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "run":
+        if not all(os.path.isfile(os.path.join(sys.argv[2], f)) for f in ["rlx.xz", "data.tar.xz"]):
+            sys.exit(f"gpu_check: {sys.argv[2]} holds no rlx.xz and data.tar.xz (make them with `pack` first)")
         args, tasks = sys.argv[4:], None
         if "--supervised" in args:
             args, tasks = args[:args.index("--supervised")], args[args.index("--supervised") + 1:]
