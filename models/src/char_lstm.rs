@@ -70,8 +70,9 @@ impl CharLstm {
     /// `tokens`: (B, T) i64 -> next-token logits (B, T, vocab) and the state after the last step.
     pub fn forward(&self, tokens: &Tensor, state: &LstmState, train: bool) -> (Tensor, LstmState) {
         let x = self.embedding.forward(tokens).dropout(self.config.dropout, train); // (B, T, E)
-                                                                                    // Not packed for cuDNN (models/src/rnn.rs): on an H200 the two-layer LSTM's packed block still did not
-                                                                                    // pass LibTorch's layout check (it warned on every call all the same) and cost 1.6 s more per epoch.
+
+        // Not packed for cuDNN (models/src/rnn.rs): on an H200 the two-layer LSTM's packed block still did not
+        // pass LibTorch's layout check (it warned on every call all the same) and cost 1.6 s more per epoch.
         let weights: Vec<&Tensor> = self.lstm_weights.iter().collect();
         let (out, h, c) =
             x.lstm(&[&state.0, &state.1], &weights, true, self.config.layers, self.config.dropout, train, false, true); // out: (B, T, H)

@@ -9,9 +9,9 @@
 //! steps one token at a time packs once per batch, not once per step. On the CPU the weights are used as they are.
 //!
 //! Measured on an H200 (results/supervised_speed_cuda.md): the seq2seq GRUs (one layer each) pass LibTorch's check
-//! packed this way (no warning left, about 11,000 lines fewer per run; the epoch times stayed within 10%). The char LSTM's two
-//! layers did not (every call still warned, and the extra copy cost time), so [`crate::CharLstm`] does not pack:
-//! cuDNN's layout for several layers evidently has more in it than the weights back to back.
+//! packed this way (no warning left, about 11,000 lines fewer per run; the epoch times stayed within 10%). The char
+//! LSTM's two layers did not (every call still warned, and the extra copy cost time), so [`crate::CharLstm`] does
+//! not pack: cuDNN's layout for several layers evidently has more in it than the weights back to back.
 
 use crate::init;
 use tch::{nn, Kind, Tensor};

@@ -108,8 +108,9 @@ impl Seq2Seq {
         let x = self.source_embedding.forward(source).dropout(self.config.dropout, train); // (B, S, E)
         let e = self.config.embed;
         let x_reversed = x.gather(1, &reversed.unsqueeze(-1).expand([batch, width, e], false), false);
-        let (forward, _) = self.encoder_forward.run(&self.encoder_forward.weights(), &x, None); // (B, S, H)
-        let (backward_reversed, _) = self.encoder_backward.run(&self.encoder_backward.weights(), &x_reversed, None); // (B, S, H)
+        let (forward_gru, backward_gru) = (&self.encoder_forward, &self.encoder_backward);
+        let (forward, _) = forward_gru.run(&forward_gru.weights(), &x, None); // (B, S, H)
+        let (backward_reversed, _) = backward_gru.run(&backward_gru.weights(), &x_reversed, None); // (B, S, H)
         let h = self.config.hidden;
         let at = |index: &Tensor| index.unsqueeze(-1).expand([batch, -1, h], false);
         let backward = backward_reversed.gather(1, &at(&reversed), false);

@@ -300,9 +300,10 @@ fn augment(images: &Tensor, shift: i64, flip: bool, rng: &mut rand_pcg::Pcg64) -
     let image = Tensor::arange(batch, (tch::Kind::Int64, device)).view([batch, 1, 1, 1]);
     let channel = Tensor::arange(channels, (tch::Kind::Int64, device)).view([1, channels, 1, 1]);
     let padded = images.constant_pad_nd([shift, shift, shift, shift]); // (B, C, H + 2s, W + 2s)
-                                                                       // Every dimension indexed: a new (B, C, H, W) tensor in the standard layout. (Leaving the channel dimension
-                                                                       // out and permuting it back gave one-channel images channels-last strides, and cuDNN's first convolution then
-                                                                       // failed with "misaligned address" on an H200.)
+
+    // Every dimension indexed: a new (B, C, H, W) tensor in the standard layout. (Leaving the channel dimension
+    // out and permuting it back gave one-channel images channels-last strides, and cuDNN's first convolution then
+    // failed with "misaligned address" on an H200.)
     padded.index(&[Some(image), Some(channel), Some(rows), Some(cols)])
 }
 
