@@ -17,12 +17,19 @@ use crate::init;
 use tch::{nn, Kind, Tensor};
 
 /// `weights` (per layer and direction: w_ih, w_hh, b_ih, b_hh, `torch.nn.LSTM`'s order) for one forward pass: on a
-/// CUDA device, views of one new buffer holding them back to back (cuDNN's float32 layout, which LibTorch then
-/// uses without a copy); elsewhere the tensors themselves.
+/// CUDA device [`pack`]ed (cuDNN's float32 layout, which LibTorch then uses without a copy); elsewhere the tensors
+/// themselves.
 pub fn packed(weights: &[Tensor]) -> Vec<Tensor> {
-    if !weights.first().is_some_and(|w| w.device().is_cuda()) {
-        return weights.iter().map(Tensor::shallow_clone).collect();
+    if weights.first().is_some_and(|w| w.device().is_cuda()) {
+        pack(weights)
+    } else {
+        weights.iter().map(Tensor::shallow_clone).collect()
     }
+}
+
+/// Views of one new buffer holding `weights` back to back, made through autograd (a `cat`), so gradients of the
+/// views reach the tensors.
+fn pack(weights: &[Tensor]) -> Vec<Tensor> {
     let block = Tensor::cat(&weights.iter().map(|w| w.reshape([-1])).collect::<Vec<_>>(), 0); // (sum of sizes,)
     let mut offset = 0;
     weights
@@ -110,17 +117,22 @@ mod tests {
 
     #[test]
     fn packing_keeps_values_shapes_and_gradients() {
-        // On the CPU `packed` hands the tensors back; the CUDA path is the same cat and views, checked here by hand.
         let weights: Vec<Tensor> =
             [[4, 3].as_slice(), &[4, 2], &[4]].iter().map(|s| Tensor::randn(*s, (Kind::Float, Device::Cpu))).collect();
         let leaves: Vec<Tensor> = weights.iter().map(|w| w.set_requires_grad(true)).collect();
-        let block = Tensor::cat(&leaves.iter().map(|w| w.reshape([-1])).collect::<Vec<_>>(), 0);
-        let (a, b, c) =
-            (block.narrow(0, 0, 12).view([4, 3]), block.narrow(0, 12, 8).view([4, 2]), block.narrow(0, 20, 4));
-        assert!(a.equal(&leaves[0]) && b.equal(&leaves[1]) && c.equal(&leaves[2]));
-        (a.sum(Kind::Float) * 2.0 + b.sum(Kind::Float) * 3.0 + c.sum(Kind::Float)).backward();
+        let views = pack(&leaves);
+        for (view, leaf) in views.iter().zip(&leaves) {
+            assert!(view.equal(leaf));
+        }
+        // One block: each view starts where the one before it ends.
+        let start = |t: &Tensor| t.data_ptr() as usize;
+        assert_eq!(start(&views[1]) - start(&views[0]), 12 * 4);
+        assert_eq!(start(&views[2]) - start(&views[1]), 8 * 4);
+        (views[0].sum(Kind::Float) * 2.0 + views[1].sum(Kind::Float) * 3.0 + views[2].sum(Kind::Float)).backward();
         assert!(leaves[0].grad().equal(&Tensor::full([4, 3], 2.0, (Kind::Float, Device::Cpu))));
         assert!(leaves[1].grad().equal(&Tensor::full([4, 2], 3.0, (Kind::Float, Device::Cpu))));
-        assert_eq!(packed(&leaves).len(), 3);
+        assert!(leaves[2].grad().equal(&Tensor::ones([4], (Kind::Float, Device::Cpu))));
+        // On the CPU `packed` hands the tensors themselves back.
+        assert!(packed(&leaves).iter().zip(&leaves).all(|(p, l)| p.data_ptr() == l.data_ptr()));
     }
 }

@@ -215,6 +215,7 @@ impl Classifier {
         let batches = EpochBatches::new(self.train.clone(), self.config.batch_size, Some((seed, epoch as u64)));
         let device = self.vs.device();
         let total = self.total_steps();
+        let (shift, flip) = (self.config.augment_shift, self.config.augment_flip);
         let mut losses = EpochLoss::default();
         let started = std::time::Instant::now();
         for (images, labels) in batches {
@@ -222,7 +223,6 @@ impl Classifier {
                 return Ok(None);
             }
             let lr = self.config.learning_rate_at(self.progress.step, total, epoch);
-            let (shift, flip) = (self.config.augment_shift, self.config.augment_flip);
             let images = augment(&images.to_device(device), shift, flip, &mut rng); // (B, 1, 28, 28)
             let labels = labels.to_device(device); // (B,)
             let logits = self.model.forward_t(&images, true); // (B, classes)
