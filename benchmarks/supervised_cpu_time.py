@@ -22,8 +22,9 @@ import tempfile
 import tomllib
 
 import facts  # benchmarks/facts.py
-from cpu_time import cpu_seconds, extra_cpu_seconds, keep, kept_records, table_rows  # benchmarks/cpu_time.py
+from cpu_time import cpu_seconds, extra_cpu_seconds, keep, table_rows  # benchmarks/cpu_time.py
 from generative_speed import cut_fashion
+from side_by_side import kept_records  # benchmarks/side_by_side.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -101,6 +102,8 @@ def main():
             ours, theirs = extra_cpu_seconds(measure, small, large, args.rounds, task)
             keep(kept_path, kept, task, small, large, ours, theirs, peer[0], peer[1])
     rows = [(t, kept[t]) for t in SIZES if t in kept]
+    if not rows:
+        sys.exit("nothing measured")
     first = rows[0][1]
     lines = [
         "# Supervised training: CPU time, rlx vs PyTorch eager",

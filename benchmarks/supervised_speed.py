@@ -24,9 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import facts  # benchmarks/facts.py
+from side_by_side import alternate, kept_records, write_records  # benchmarks/side_by_side.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 METRIC = {"char-lstm": "val_loss"}
@@ -65,35 +65,21 @@ def main():
     args = parser.parse_args()
     if not 0 <= args.warmup < args.epochs:
         parser.error("--warmup must be below --epochs")
-    kept_path = os.path.splitext(args.out)[0] + ".json"
-    kept = json.load(open(kept_path)) if os.path.exists(kept_path) else {}
+    kept_path, kept = kept_records(args.out)
     for task in args.tasks:
-        ours, theirs, our_metric, their_metric = [], [], None, None
-        started = time.perf_counter()
-        for round_ in range(args.rounds):
-            if round_ > 0 and time.perf_counter() - started > args.budget:
-                break
-            try:
-                print(f"== {task} round {round_ + 1}: rlx", file=sys.stderr)
-                seconds, our_metric = rlx_run(args.rlx, task, args.epochs, args.device)
-                ours += seconds[args.warmup:]
-                print(f"== {task} round {round_ + 1}: PyTorch", file=sys.stderr)
-                seconds, their_metric, versions = torch_run(task, args.epochs, args.device)
-                theirs += seconds[args.warmup:]
-            except subprocess.CalledProcessError as e:  # said above by the failed command; the next task may work
-                print(f"== {task}: {e}", file=sys.stderr)
-                break
-        if len(ours) != len(theirs) or not ours:
+        ours, theirs = alternate(task, args.rounds, lambda: rlx_run(args.rlx, task, args.epochs, args.device),
+                                 lambda: torch_run(task, args.epochs, args.device), args.budget)
+        if not ours:
             continue
-        kept[task] = {"rlx_s": statistics.median(ours), "torch_s": statistics.median(theirs), "rlx_metric": our_metric,
-                      "torch_metric": their_metric, "rounds": len(theirs) // (args.epochs - args.warmup), "epochs": args.epochs,
-                      "warmup": args.warmup, "device": args.device,
-                      "budget_s": args.budget, "max_rounds": args.rounds, "date": facts.now(), "torch": versions.get("torch", "?"),
+        # Each round: (epoch seconds, metric after them) from rlx, (the same, versions) from PyTorch.
+        (_, our_metric), (_, their_metric, versions) = ours[-1], theirs[-1]
+        kept[task] = {"rlx_s": statistics.median(s for seconds, _ in ours for s in seconds[args.warmup:]),
+                      "torch_s": statistics.median(s for seconds, _, _ in theirs for s in seconds[args.warmup:]),
+                      "rlx_metric": our_metric, "torch_metric": their_metric, "rounds": len(theirs),
+                      "epochs": args.epochs, "warmup": args.warmup, "device": args.device, "budget_s": args.budget,
+                      "max_rounds": args.rounds, "date": facts.now(), "torch": versions.get("torch", "?"),
                       "threads": versions.get("threads", "?"), "machine": facts.machine(args.device)}
-        with open(kept_path + ".tmp", "w") as f:
-            json.dump(kept, f, indent=1)
-            f.write("\n")
-        os.replace(kept_path + ".tmp", kept_path)
+        write_records(kept_path, kept)
     report(kept, args.out)
 
 
