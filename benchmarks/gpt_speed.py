@@ -60,7 +60,7 @@ def main():
         if not ours:
             sys.exit("nothing measured")
         config = open(os.path.join(runs[0], "config.toml")).read()
-    median = lambda runs, key: statistics.median(x[key] for x in runs)
+    median = lambda results, key: statistics.median(r[key] for r in results)
     rlx_speed, torch_speed = median(ours, "tokens_per_s"), median(theirs, "tokens_per_s")
     extra = "".join(f" --set {s}" for s in args.sets) + (f" --device {args.device}" if args.device != "cpu" else "")
     on = "CPU only" if args.device == "cpu" else "on the GPU, both sides in float32 eager (no autocast, no compile)"

@@ -5,16 +5,12 @@ in the order plain, flat, flat, plain, plain, flat. Recorded in results/resnet_p
 
 usage: OMP_NUM_THREADS=1 python flat_param_views.py
 """
-import os
-import sys
 import time
 
-sys.argv = [sys.argv[0], "x", "1"]  # supervised_torch reads its device from argv[3]
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-import supervised_torch as peer  # noqa: E402
+import supervised_torch as peer  # benchmarks/peers/supervised_torch.py
 torch.set_num_threads(1)
 STEPS = 40
 

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEVICE = torch.device(sys.argv[3] if len(sys.argv) > 3 else "cpu")
+DEVICE = torch.device("cpu")  # main() sets it from its third argument; a script importing this module gets the CPU
 
 
 def synchronize():
@@ -423,7 +423,9 @@ def seq2seq(task, p, epochs):
 
 
 def main():
+    global DEVICE
     task, epochs = sys.argv[1], int(sys.argv[2])
+    DEVICE = torch.device(sys.argv[3] if len(sys.argv) > 3 else "cpu")
     with open(os.path.join(HERE, f"../../presets/supervised/{task}.toml"), "rb") as f:
         p = tomllib.load(f)
     torch.set_default_device(DEVICE)
